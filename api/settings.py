@@ -1,0 +1,55 @@
+"""Settings for the server and the `qc` command line, read from `QC_*` environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QC_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = True
+    secret_key: str = DEV_SECRET
+    log_level: str = "info"
+
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    packaging_tare_g: int = Field(default=150, ge=0, description="Box and filler weight added to the items' weight.")
+    weight_tolerance_pct: float = Field(default=5.0, ge=0, description="Allowed weight deviation, percent.")
+    weight_tolerance_min_g: int = Field(default=30, ge=0, description="Allowed deviation never below this, grams.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("QC_SECRET_KEY must be set to a real secret when QC_ENV=production")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The database URL: QC_DATABASE_URL, else an SQLite file in the data folder."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'qc.db').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Route plain `postgresql://` URLs to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

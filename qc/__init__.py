@@ -1,0 +1,1 @@
+"""Packing-station quality control: the domain core (no HTTP, no settings files)."""

@@ -1,0 +1,46 @@
+"""Domain errors: each carries a machine code and the HTTP status the API renders it with."""
+
+
+class QCError(Exception):
+    """Base of every error a client can cause; the API renders it as {"error", "detail"}."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(QCError):
+    """A well-formed request whose values the domain refuses."""
+
+    code = "invalid_input"
+
+
+class InvalidBarcode(QCError):
+    """A code that cannot be a barcode (bad check digit, bad characters)."""
+
+    code = "invalid_barcode"
+
+
+class Unauthorized(QCError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(QCError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(QCError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(QCError):
+    status = 409
+    code = "conflict"

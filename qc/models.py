@@ -1,0 +1,240 @@
+"""Database tables: bounded strings, UTC times, vocabularies from qc.enums stored as text."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import JSON, Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every engine (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True) -> Any:
+    default = None if nullable else ...
+    return Field(default=default, foreign_key=target, nullable=nullable, index=index)
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    weight_g: int | None = None
+    requires_serial: bool = False
+    tracks_lot: bool = False
+    is_kit: bool = False
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Barcode(SQLModel, table=True):
+    """A code that identifies a product: GS1 codes as GTIN-14, internal codes as given."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    product_id: int = _fk("product.id")
+    pack_qty: int = 1
+
+
+class KitComponent(SQLModel, table=True):
+    __tablename__ = "kit_component"
+
+    kit_id: int = Field(foreign_key="product.id", primary_key=True)
+    component_id: int = Field(foreign_key="product.id", primary_key=True, index=True)
+    qty: int
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "customer_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=64, unique=True)
+    customer_ref: str | None = Field(default=None, max_length=128, index=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+    __table_args__ = (sa.UniqueConstraint("order_id", "product_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = _fk("customer_order.id")
+    product_id: int = _fk("product.id", index=False)
+    qty: int
+
+
+class Station(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    created_at: datetime = _created()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    role: str = Field(max_length=16)
+    badge: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = _created()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer key, kept only as its SHA-256; it belongs to one station or one user."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    station_id: int | None = _fk("station.id", nullable=True)
+    user_id: int | None = _fk("app_user.id", nullable=True)
+    created_at: datetime = _created()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Parcel(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = _fk("customer_order.id")
+    # Equal to order_id until the parcel is voided: the unique constraint makes "one live
+    # parcel per order" hold under any concurrency, on every engine, without partial indexes.
+    live_order_id: int | None = Field(default=None, unique=True)
+    station_id: int = _fk("station.id")
+    packer_id: int = _fk("app_user.id")
+    status: str = Field(max_length=16, index=True)
+    pending_serial_sku: str | None = Field(default=None, max_length=64)
+    weight_g: int | None = None
+    expected_weight_g: int | None = None
+    tracking_number: str | None = Field(default=None, max_length=64, unique=True)
+    opened_at: datetime = _created()
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ParcelLine(SQLModel, table=True):
+    """Expected units of one SKU in a parcel (kits expanded), fixed when the parcel opens."""
+
+    __tablename__ = "parcel_line"
+    __table_args__ = (sa.UniqueConstraint("parcel_id", "product_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id")
+    product_id: int = _fk("product.id", index=False)
+    expected: int
+    kit_qty: int = 0
+    accepted: int = 0
+    damaged: int = 0
+    short: int = 0
+
+
+class Scan(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("station_id", "event_id"),
+        sa.Index("ix_scan_product_id_serial", "product_id", "serial"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id")
+    station_id: int = Field(foreign_key="station.id")
+    event_id: str = Field(max_length=64)
+    code: str = Field(max_length=256)
+    source: str = Field(max_length=16)
+    result: str = Field(max_length=24)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    units: int = 0
+    gtin: str | None = Field(default=None, max_length=14)
+    lot: str | None = Field(default=None, max_length=20)
+    expiry: date | None = None
+    serial: str | None = Field(default=None, max_length=256)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = _created()
+    answer: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Defect(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id")
+    kind: str = Field(max_length=24)
+    stage: str = Field(max_length=16)
+    product_id: int | None = Field(default=None, foreign_key="product.id", index=True)
+    expected_product_id: int | None = Field(default=None, foreign_key="product.id")
+    qty: int = 1
+    station_id: int = Field(foreign_key="station.id")
+    packer_id: int = Field(foreign_key="app_user.id")
+    scan_id: int | None = Field(default=None, foreign_key="scan.id")
+    reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Override(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id")
+    user_id: int = Field(foreign_key="app_user.id")
+    reason: str = Field(max_length=500)
+    created_at: datetime = _created()
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=120)
+    action: str = Field(max_length=40)
+    object_type: str = Field(max_length=24)
+    object_id: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    ip: str | None = Field(default=None, max_length=45)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The stored answer to a POST sent with an Idempotency-Key, replayed on a retry."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (sa.UniqueConstraint("principal", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    principal: str = Field(max_length=40)
+    key: str = Field(max_length=128)
+    fingerprint: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _created()
