@@ -4,7 +4,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)
@@ -21,12 +23,22 @@ class Settings(BaseSettings):
     demo: bool = True
     secret_key: str = DEV_SECRET
     log_level: str = "info"
+    timezone: str = Field(default="UTC", description="The warehouse's time zone (IANA name).")
 
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     packaging_tare_g: int = Field(default=150, ge=0, description="Box and filler weight added to the items' weight.")
     weight_tolerance_pct: float = Field(default=5.0, ge=0, description="Allowed weight deviation, percent.")
     weight_tolerance_min_g: int = Field(default=30, ge=0, description="Allowed deviation never below this, grams.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

@@ -1,0 +1,88 @@
+"""Typed dependencies: the session, the caller and their role, settings-derived policies."""
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from api.db import get_session
+from api.settings import Settings, get_settings
+from qc.enums import Role
+from qc.errors import Forbidden, Unauthorized
+from qc.identity import Principal, authenticate
+from qc.verification import WeightPolicy
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+_bearer = HTTPBearer(auto_error=False, description="A station key or a user key: `Bearer qc_…`")
+
+
+def get_principal(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("send a key as `Authorization: Bearer <key>`", code="missing_key")
+    return authenticate(session=session, key=credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_station(principal: PrincipalDep) -> Principal:
+    if principal.kind != "station":
+        raise Forbidden("only a packing station's key may do this", code="station_only")
+    return principal
+
+
+StationDep = Annotated[Principal, Depends(get_station)]
+
+
+def require(*roles: Role, station: bool = False) -> Callable[[Principal], Principal]:
+    """A dependency that lets through users with one of `roles` (and stations, if `station`)."""
+    names = ", ".join(r.value for r in roles)
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.kind == "station" and station:
+            return principal
+        if principal.role not in roles:
+            raise Forbidden(f"this needs one of the roles: {names}", code="role_required")
+        return principal
+
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
+SupervisorDep = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
+CatalogueReaderDep = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.MANAGER, Role.SUPPORT, Role.SUPERVISOR))
+]
+ParcelReaderDep = Annotated[
+    Principal, Depends(require(Role.SUPPORT, Role.SUPERVISOR, Role.MANAGER, station=True))
+]
+
+
+def get_weight_policy(settings: SettingsDep) -> WeightPolicy:
+    return WeightPolicy(
+        tare_g=settings.packaging_tare_g,
+        tolerance_pct=settings.weight_tolerance_pct,
+        tolerance_min_g=settings.weight_tolerance_min_g,
+    )
+
+
+WeightPolicyDep = Annotated[WeightPolicy, Depends(get_weight_policy)]
+
+
+def get_today(settings: SettingsDep) -> date:
+    """The warehouse's date: what an expiry date is compared with."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+TodayDep = Annotated[date, Depends(get_today)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

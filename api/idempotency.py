@@ -1,0 +1,87 @@
+"""Idempotency-Key for POSTs: a retried request gets the first answer and changes nothing.
+
+The key is claimed at the start of the request's transaction. A concurrent twin waits on the
+unique index (PostgreSQL) or on the write lock (SQLite) until the first commits, then reads
+the stored answer instead of doing the work again.
+"""
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from qc.errors import Conflict
+from qc.identity import Principal
+from qc.models import IdempotencyRecord
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="Any unique string; a retry with the same key replays the first answer.",
+    ),
+]
+
+
+def _fingerprint(path: str, payload: BaseModel | None) -> str:
+    body = payload.model_dump_json() if payload is not None else ""
+    return hashlib.sha256(f"{path}\n{body}".encode()).hexdigest()
+
+
+def _stored(session: Session, principal: Principal, key: str) -> IdempotencyRecord | None:
+    return session.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal.label, IdempotencyRecord.key == key
+        )
+    ).first()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
+    if record.fingerprint != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was used for a different request", code="idempotency_key_reused"
+        )
+    return JSONResponse(record.response, record.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def run_once(
+    *,
+    session: Session,
+    principal: Principal,
+    key: str | None,
+    path: str,
+    payload: BaseModel | None,
+    work: Callable[[], tuple[int, BaseModel | dict[str, Any]]],
+) -> JSONResponse:
+    """Do `work` once per (caller, key); without a key, just do it."""
+    if key is None:
+        status, body = work()
+        return JSONResponse(_jsonable(body), status)
+    fingerprint = _fingerprint(path, payload)
+    record = _stored(session, principal, key)
+    if record is not None:
+        return _replay(record, fingerprint)
+    record = IdempotencyRecord(principal=principal.label, key=key, fingerprint=fingerprint, status_code=0)
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        winner = _stored(session, principal, key)
+        assert winner is not None
+        return _replay(winner, fingerprint)
+    status, body = work()
+    record.status_code, record.response = status, _jsonable(body)
+    session.add(record)
+    session.flush()
+    return JSONResponse(record.response, status)
+
+
+def _jsonable(body: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body

@@ -1,0 +1,42 @@
+"""Operations: health for load balancers, and who-am-I for clients checking their key."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import PrincipalDep, SessionDep
+from api.errors import ERROR_RESPONSES
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+class Me(BaseModel):
+    kind: str
+    name: str
+    role: str | None
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(session: SessionDep) -> JSONResponse:
+    """200 when the database answers, 503 when it does not."""
+    try:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    except SQLAlchemyError:
+        return JSONResponse(Health(status="degraded", database="unreachable").model_dump(), 503)
+    return JSONResponse(Health(status="ok", database="ok").model_dump())
+
+
+me_router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+
+
+@me_router.get("/me", response_model=Me)
+def me(principal: PrincipalDep) -> Me:
+    """Who this key belongs to."""
+    return Me(kind=principal.kind, name=principal.name, role=principal.role)

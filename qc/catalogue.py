@@ -1,0 +1,142 @@
+"""Products, their barcodes and kits; and reading a scanned code back to a product."""
+
+from sqlmodel import Session, col, delete, select
+
+from qc.barcodes import ScannedCode, normalize_catalogue_code
+from qc.errors import Conflict, InvalidInput, NotFound
+from qc.models import Barcode, KitComponent, Product, utcnow
+from qc.schemas import BarcodeOut, ComponentOut, ProductIn, ProductOut
+
+
+def get_product(session: Session, sku: str) -> Product:
+    product = session.exec(select(Product).where(Product.sku == sku)).first()
+    if product is None:
+        raise NotFound(f"no product with SKU {sku}", code="product_not_found")
+    return product
+
+
+def products_by_sku(session: Session, skus: set[str]) -> dict[str, Product]:
+    """The products among `skus`; the caller decides what a missing one means."""
+    if not skus:
+        return {}
+    found = session.exec(select(Product).where(col(Product.sku).in_(skus))).all()
+    return {p.sku: p for p in found}
+
+
+def _normalized_barcodes(data: ProductIn) -> dict[str, int]:
+    codes: dict[str, int] = {}
+    for barcode in data.barcodes:
+        code = normalize_catalogue_code(barcode.code, symbology=barcode.symbology)
+        if code in codes:
+            raise InvalidInput(f"barcode {barcode.code} is listed twice", code="duplicate_barcode")
+        if data.requires_serial and barcode.pack_qty != 1:
+            raise InvalidInput(
+                "a serial-tracked product is scanned unit by unit: its barcodes have pack_qty 1",
+                code="serial_case_pack",
+            )
+        codes[code] = barcode.pack_qty
+    return codes
+
+
+def _check_components(session: Session, sku: str, data: ProductIn) -> dict[int, int]:
+    wanted: dict[str, int] = {}
+    for component in data.components:
+        wanted[component.sku] = wanted.get(component.sku, 0) + component.qty
+    if sku in wanted:
+        raise InvalidInput(f"kit {sku} cannot contain itself", code="invalid_kit")
+    found = products_by_sku(session, set(wanted))
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise InvalidInput(f"unknown component SKU(s): {', '.join(missing)}", code="unknown_sku")
+    nested = sorted(s for s, p in found.items() if p.is_kit)
+    if nested:
+        raise InvalidInput(f"components cannot be kits themselves: {', '.join(nested)}", code="nested_kit")
+    if data.barcodes:
+        raise InvalidInput(
+            "a kit is packed by scanning its components, so it carries no barcode of its own",
+            code="kit_barcode",
+        )
+    return {found[s].id: qty for s, qty in wanted.items()}  # type: ignore[misc]
+
+
+def upsert_product(*, session: Session, sku: str, data: ProductIn) -> tuple[Product, bool]:
+    """Create or replace a product, its barcodes and (for a kit) its components.
+
+    Returns:
+        The product and whether it was created.
+
+    Raises:
+        InvalidBarcode: a barcode is malformed.
+        InvalidInput: a rule of the catalogue is broken (kit of kits, unknown component…).
+        Conflict: a barcode belongs to another product, or a kit's part would become a kit.
+    """
+    codes = _normalized_barcodes(data)
+    components = _check_components(session, sku, data) if data.components else {}
+    product = session.exec(select(Product).where(Product.sku == sku)).first()
+    created = product is None
+    if product is None:
+        product = Product(sku=sku, name=data.name)
+        session.add(product)
+        session.flush()
+    elif components and session.exec(
+        select(KitComponent).where(KitComponent.component_id == product.id)
+    ).first():
+        raise Conflict(f"{sku} is a component of a kit and cannot become a kit", code="nested_kit")
+    taken = session.exec(
+        select(Barcode, Product)
+        .join(Product, col(Barcode.product_id) == Product.id)
+        .where(col(Barcode.code).in_(codes), Barcode.product_id != product.id)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"barcode {taken[0].code} belongs to {taken[1].sku}", code="barcode_taken")
+    product.name, product.weight_g = data.name, data.weight_g
+    product.requires_serial, product.tracks_lot = data.requires_serial, data.tracks_lot
+    product.is_kit, product.updated_at = bool(components), utcnow()
+    session.exec(delete(Barcode).where(col(Barcode.product_id) == product.id))  # type: ignore[call-overload]
+    session.exec(delete(KitComponent).where(col(KitComponent.kit_id) == product.id))  # type: ignore[call-overload]
+    session.flush()
+    assert product.id is not None
+    session.add_all(Barcode(code=c, product_id=product.id, pack_qty=q) for c, q in codes.items())
+    session.add_all(KitComponent(kit_id=product.id, component_id=c, qty=q) for c, q in components.items())
+    session.flush()
+    return product, created
+
+
+def product_out(session: Session, product: Product) -> ProductOut:
+    barcodes = session.exec(select(Barcode).where(Barcode.product_id == product.id).order_by(col(Barcode.id)))
+    components = session.exec(
+        select(Product.sku, KitComponent.qty)
+        .join(KitComponent, col(KitComponent.component_id) == Product.id)
+        .where(KitComponent.kit_id == product.id)
+        .order_by(col(Product.sku))
+    )
+    return ProductOut(
+        **product.model_dump(exclude={"id", "created_at"}),
+        barcodes=[BarcodeOut(code=b.code, pack_qty=b.pack_qty) for b in barcodes],
+        components=[ComponentOut(sku=sku, qty=qty) for sku, qty in components],
+    )
+
+
+def resolve_code(
+    session: Session, code: ScannedCode, *, by_sku: bool = False
+) -> tuple[Product, int] | None:
+    """The product a scanned code stands for and how many units it counts, or None.
+
+    GS1 codes are looked up by every GTIN reading; others as typed. A code typed in by hand
+    (`by_sku`) may also be the SKU itself.
+    """
+    for key in code.lookup_keys:
+        found = session.exec(
+            select(Product, Barcode.pack_qty)
+            .join(Barcode, col(Barcode.product_id) == Product.id)
+            .where(Barcode.code == key)
+        ).first()
+        if found is not None:
+            return found[0], found[1]
+    if by_sku:
+        product = session.exec(
+            select(Product).where(Product.sku == code.text, col(Product.is_kit).is_(False))
+        ).first()
+        if product is not None:
+            return product, 1
+    return None

@@ -1,0 +1,130 @@
+"""Orders and their lines; what a packing slip's code says; the units a parcel must hold."""
+
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, delete, select
+
+from qc.catalogue import products_by_sku
+from qc.enums import ParcelStatus
+from qc.errors import Conflict, InvalidInput, NotFound
+from qc.models import KitComponent, Order, OrderLine, Parcel, Product, utcnow
+from qc.schemas import OrderIn, OrderLineOut, OrderOut
+
+_SYMBOLOGY_ID = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
+
+
+def clean_order_code(text: str) -> str:
+    """The order number in a scanned or typed slip code.
+
+    Scanners may prefix a symbology identifier (`]C0`) and people type a leading `#`.
+    """
+    text = _SYMBOLOGY_ID.sub("", text.strip()).strip()
+    return text.removeprefix("#").strip()
+
+
+def find_order(session: Session, code: str) -> Order:
+    number = clean_order_code(code)
+    order = session.exec(select(Order).where(Order.number == number)).first()
+    if order is None:
+        raise NotFound(f"no order {number}", code="order_not_found")
+    return order
+
+
+def live_parcel(session: Session, order_id: int, *, lock: bool = False) -> Parcel | None:
+    """The order's parcel that is not voided, if any: there is at most one."""
+    query = select(Parcel).where(Parcel.live_order_id == order_id)
+    return session.exec(query.with_for_update() if lock else query).first()
+
+
+def upsert_order(*, session: Session, number: str, data: OrderIn) -> tuple[Order, bool]:
+    """Create or replace an order; lines of the same SKU are added together.
+
+    Raises:
+        InvalidInput: the number is blank or a SKU is unknown.
+        Conflict: packing of the order has started.
+    """
+    number = clean_order_code(number)
+    if not number or any(ord(c) < 32 for c in number):
+        raise InvalidInput("an order number needs printable characters", code="invalid_order_number")
+    qty: dict[str, int] = {}
+    for line in data.lines:
+        qty[line.sku] = qty.get(line.sku, 0) + line.qty
+    products = products_by_sku(session, set(qty))
+    unknown = sorted(set(qty) - set(products))
+    if unknown:
+        raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku")
+    order = session.exec(select(Order).where(Order.number == number)).first()
+    created = order is None
+    if order is None:
+        order = Order(number=number, customer_ref=data.customer_ref)
+        session.add(order)
+        session.flush()
+    else:
+        assert order.id is not None
+        parcel = live_parcel(session, order.id)
+        if parcel is not None:
+            raise Conflict(
+                f"order {number} cannot change: parcel {parcel.id} is {parcel.status}", code="order_locked"
+            )
+        order.customer_ref, order.updated_at = data.customer_ref, utcnow()
+        session.exec(delete(OrderLine).where(col(OrderLine.order_id) == order.id))  # type: ignore[call-overload]
+    assert order.id is not None
+    session.add_all(
+        OrderLine(order_id=order.id, product_id=products[sku].id, qty=n)  # type: ignore[arg-type]
+        for sku, n in qty.items()
+    )
+    session.flush()
+    return order, created
+
+
+def order_out(session: Session, order: Order) -> OrderOut:
+    lines = session.exec(
+        select(Product.sku, OrderLine.qty)
+        .join(OrderLine, col(OrderLine.product_id) == Product.id)
+        .where(OrderLine.order_id == order.id)
+        .order_by(col(OrderLine.id))
+    )
+    return OrderOut(
+        number=order.number,
+        customer_ref=order.customer_ref,
+        lines=[OrderLineOut(sku=sku, qty=qty) for sku, qty in lines],
+        updated_at=order.updated_at,
+    )
+
+
+@dataclass
+class ExpectedUnits:
+    product: Product
+    expected: int = 0
+    kit_qty: int = 0
+
+
+def expected_units(session: Session, order: Order) -> list[ExpectedUnits]:
+    """The units a parcel of `order` must hold: its lines with kits expanded to components."""
+    rows = session.exec(
+        select(Product, OrderLine.qty)
+        .join(OrderLine, col(OrderLine.product_id) == Product.id)
+        .where(OrderLine.order_id == order.id)
+        .order_by(col(OrderLine.id))
+    ).all()
+    units: dict[int, ExpectedUnits] = {}
+    for product, qty in rows:
+        if not product.is_kit:
+            units.setdefault(product.id, ExpectedUnits(product)).expected += qty  # type: ignore[arg-type]
+            continue
+        parts = session.exec(
+            select(Product, KitComponent.qty)
+            .join(KitComponent, col(KitComponent.component_id) == Product.id)
+            .where(KitComponent.kit_id == product.id)
+            .order_by(col(Product.sku))
+        ).all()
+        for part, per_kit in parts:
+            entry = units.setdefault(part.id, ExpectedUnits(part))  # type: ignore[arg-type]
+            entry.expected += qty * per_kit
+            entry.kit_qty += qty * per_kit
+    return list(units.values())
+
+
+def is_packed(status: str) -> bool:
+    return status in (ParcelStatus.PASSED, ParcelStatus.SHIPPED)

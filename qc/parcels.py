@@ -1,0 +1,179 @@
+"""A parcel's life: opened by a slip scan, packed, closed with a verdict, released, shipped."""
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from qc import verification as v
+from qc.audit import record_event
+from qc.enums import DefectKind, ParcelStatus
+from qc.errors import Conflict
+from qc.identity import Principal, packer_by_badge
+from qc.models import Override, Parcel, ParcelLine, Station, utcnow
+from qc.orders import expected_units, find_order, live_parcel
+from qc.parcel_state import add_defect, load, lock_parcel, parcel_out, save, station_parcel
+from qc.schemas import CloseOut, DefectOut, ParcelOut, WeightOut
+
+PACKING = ParcelStatus.PACKING
+
+
+def _busy(session: Session, parcel: Parcel, number: str) -> Conflict:
+    holder = session.get(Station, parcel.station_id)
+    where = holder.code if holder else "another station"
+    if parcel.status == PACKING:
+        return Conflict(
+            f"order {number} is being packed at station {where} (parcel {parcel.id})", code="order_in_progress"
+        )
+    if parcel.status == ParcelStatus.HELD:
+        return Conflict(
+            f"order {number} is held at station {where} (parcel {parcel.id}): a supervisor must "
+            "release or void it",
+            code="order_held",
+        )
+    return Conflict(f"order {number} was already packed (parcel {parcel.id})", code="order_already_packed")
+
+
+def open_parcel(
+    *, session: Session, station: Principal, order_code: str, packer_badge: str
+) -> tuple[ParcelOut, bool]:
+    """Open a parcel for the order on the slip; the same station scanning it again resumes it.
+
+    Returns:
+        The parcel and whether it was created (False when resumed).
+
+    Raises:
+        NotFound: unknown order or badge.
+        Conflict: the order has a live parcel elsewhere, is held, or was packed.
+    """
+    order = find_order(session, order_code)
+    packer = packer_by_badge(session, packer_badge)
+    assert order.id is not None and packer.id is not None
+    current = live_parcel(session, order.id, lock=True)
+    if current is not None:
+        if current.status == PACKING and current.station_id == station.id:
+            return parcel_out(session, current), False
+        raise _busy(session, current, order.number)
+    parcel = Parcel(
+        order_id=order.id, live_order_id=order.id, station_id=station.id, packer_id=packer.id, status=PACKING
+    )
+    try:
+        with session.begin_nested():
+            session.add(parcel)
+    except IntegrityError:
+        # Another station opened the same order a moment ago.
+        current = live_parcel(session, order.id)
+        assert current is not None
+        if current.station_id == station.id and current.status == PACKING:
+            return parcel_out(session, current), False
+        raise _busy(session, current, order.number) from None
+    assert parcel.id is not None
+    session.add_all(
+        ParcelLine(parcel_id=parcel.id, product_id=u.product.id, expected=u.expected, kit_qty=u.kit_qty)  # type: ignore[arg-type]
+        for u in expected_units(session, order)
+    )
+    session.flush()
+    return parcel_out(session, parcel), True
+
+
+def flag_damaged(*, session: Session, parcel_id: int, station: Principal, sku: str, qty: int) -> ParcelOut:
+    """Take damaged units out of the count; each needs a replacement scan."""
+    parcel = station_parcel(session, parcel_id, station, PACKING)
+    loaded = load(session, parcel)
+    loaded = save(session, parcel, loaded, v.flag_damaged(loaded.state, sku=sku, qty=qty))
+    add_defect(session, parcel, DefectKind.DAMAGED_ITEM, product=loaded.products[sku], qty=qty)
+    session.flush()
+    return parcel_out(session, parcel, loaded)
+
+
+def declare_short(
+    *, session: Session, parcel_id: int, station: Principal, sku: str, qty: int, reason: str
+) -> ParcelOut:
+    """Ship without `qty` units of `sku`, for a stated reason."""
+    parcel = station_parcel(session, parcel_id, station, PACKING)
+    loaded = load(session, parcel)
+    state = v.declare_short(loaded.state, sku=sku, qty=qty, reason=reason)
+    loaded = save(session, parcel, loaded, state)
+    add_defect(session, parcel, DefectKind.SHORT_SHIP, product=loaded.products[sku], qty=qty, reason=reason)
+    session.flush()
+    return parcel_out(session, parcel, loaded)
+
+
+def record_weight(
+    *, session: Session, parcel_id: int, station: Principal, grams: int, policy: v.WeightPolicy
+) -> WeightOut:
+    """Keep the scale's reading (the latest counts) and say whether it matches so far."""
+    parcel = station_parcel(session, parcel_id, station, PACKING)
+    parcel.weight_g = grams
+    state = load(session, parcel).state
+    expected = v.expected_weight(state, policy)
+    parcel.expected_weight_g = expected
+    session.add(parcel)
+    session.flush()
+    return WeightOut(
+        weight_g=grams, expected_weight_g=expected, within_tolerance=v.weight_within_tolerance(state, policy)
+    )
+
+
+def close_parcel(*, session: Session, parcel_id: int, station: Principal, policy: v.WeightPolicy) -> CloseOut:
+    """Apply the verification rule: the parcel passes, or is held with the defects found."""
+    parcel = station_parcel(session, parcel_id, station, PACKING)
+    loaded = load(session, parcel)
+    verdict = v.close(loaded.state, policy)
+    for finding in verdict.findings:
+        product = loaded.products.get(finding.sku or "")
+        add_defect(session, parcel, finding.kind, product=product, qty=finding.qty)
+    parcel.status, parcel.closed_at = verdict.status, utcnow()
+    parcel.expected_weight_g = v.expected_weight(loaded.state, policy)
+    parcel.pending_serial_sku = None
+    session.add(parcel)
+    session.flush()
+    return CloseOut(
+        id=parcel_id,
+        status=verdict.status,
+        defects=[DefectOut(kind=f.kind, sku=f.sku, qty=f.qty) for f in verdict.findings],
+    )
+
+
+def override_hold(*, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None) -> ParcelOut:
+    """A supervisor releases a held parcel; the reason is kept in the audit log."""
+    parcel = lock_parcel(session, parcel_id)
+    if parcel.status != ParcelStatus.HELD:
+        raise Conflict(f"parcel {parcel_id} is {parcel.status}, not held", code="parcel_not_held")
+    parcel.status = ParcelStatus.PASSED
+    session.add(parcel)
+    session.add(Override(parcel_id=parcel_id, user_id=user.id, reason=reason))
+    record_event(
+        session, actor=user.label, action="parcel.override", object_type="parcel", object_id=parcel_id,
+        detail={"reason": reason}, ip=ip,
+    )
+    session.flush()
+    return parcel_out(session, parcel)
+
+
+def void_parcel(*, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None) -> ParcelOut:
+    """Abandon a parcel still packing or held, so that its order can be packed again."""
+    parcel = lock_parcel(session, parcel_id)
+    if parcel.status not in (PACKING, ParcelStatus.HELD):
+        raise Conflict(f"parcel {parcel_id} is {parcel.status} and cannot be voided", code="parcel_not_voidable")
+    parcel.status, parcel.live_order_id, parcel.closed_at = ParcelStatus.VOIDED, None, utcnow()
+    session.add(parcel)
+    record_event(
+        session, actor=user.label, action="parcel.void", object_type="parcel", object_id=parcel_id,
+        detail={"reason": reason}, ip=ip,
+    )
+    session.flush()
+    return parcel_out(session, parcel)
+
+
+def ship_parcel(*, session: Session, parcel_id: int, station: Principal, tracking_number: str) -> ParcelOut:
+    """Hand a passed parcel to the carrier under its tracking number."""
+    parcel = station_parcel(session, parcel_id, station, ParcelStatus.PASSED)
+    other = session.exec(
+        select(Parcel.id).where(Parcel.tracking_number == tracking_number, Parcel.id != parcel_id)
+    ).first()
+    if other is not None:
+        raise Conflict(f"tracking number {tracking_number} is on parcel {other}", code="tracking_number_taken")
+    parcel.status, parcel.tracking_number, parcel.shipped_at = ParcelStatus.SHIPPED, tracking_number, utcnow()
+    session.add(parcel)
+    session.flush()
+    return parcel_out(session, parcel)
+

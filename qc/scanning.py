@@ -1,0 +1,167 @@
+"""A scan at the bench: read the code, ask the verification rule, keep the answer for replays."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from qc import verification as v
+from qc.barcodes import ScannedCode, parse_scan
+from qc.catalogue import resolve_code
+from qc.enums import ParcelStatus, ScanResult, ScanSource
+from qc.errors import Conflict
+from qc.identity import Principal
+from qc.models import Parcel, Product, Scan, utcnow
+from qc.parcel_state import Loaded, add_defect, line_views, load, save, station_parcel
+from qc.schemas import ScanAnswer, ScanIn
+
+
+def _replayed(scan: Scan, parcel_id: int, code: str) -> dict[str, Any]:
+    if scan.parcel_id != parcel_id or scan.code != code:
+        raise Conflict(
+            f"event {scan.event_id} was already used for another scan (parcel {scan.parcel_id})",
+            code="event_id_reused",
+        )
+    return scan.answer
+
+
+def _existing(session: Session, station: Principal, event_id: str) -> Scan | None:
+    return session.exec(
+        select(Scan).where(Scan.station_id == station.id, Scan.event_id == event_id)
+    ).first()
+
+
+def _serial_taken(session: Session, parcel: Parcel, product: Product | None, serial: str | None) -> bool:
+    """Whether this serial of this product was accepted in another parcel that is not voided."""
+    if product is None or serial is None:
+        return False
+    return (
+        session.exec(
+            select(Scan.id)
+            .join(Parcel, col(Scan.parcel_id) == Parcel.id)
+            .where(
+                Scan.product_id == product.id,
+                Scan.serial == serial,
+                Scan.result == ScanResult.ACCEPTED,
+                Scan.parcel_id != parcel.id,
+                Parcel.status != ParcelStatus.VOIDED,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _event(
+    session: Session, parcel: Parcel, loaded: Loaded, code: ScannedCode, data: ScanIn
+) -> v.ScanEvent:
+    found = resolve_code(session, code, by_sku=data.source == ScanSource.MANUAL)
+    item = None if found is None else v.Item(found[0].sku, found[1], found[0].requires_serial)
+    gs1 = code.gtin is not None or code.sscc is not None or code.lot is not None
+    if found is None and loaded.state.pending_serial and not gs1:
+        product, serial = loaded.products[loaded.state.pending_serial], code.text
+    else:
+        product, serial = (found[0] if found else None), code.serial
+    return v.ScanEvent(
+        event_id=data.event_id,
+        text=code.text,
+        item=item,
+        serial=code.serial,
+        expiry=code.expiry,
+        gs1=gs1,
+        serial_taken=_serial_taken(session, parcel, product, serial),
+    )
+
+
+def _message(answer: v.Answer, code: ScannedCode, state: v.ParcelState) -> str:
+    sku = answer.sku or ""
+    line = state.line(sku) if sku else None
+    match answer.result:
+        case ScanResult.ACCEPTED:
+            done = " — all items scanned, close the parcel" if state.remaining == 0 else ""
+            return f"OK {sku}: {line.good if line else 0} of {line.expected if line else 0}{done}"
+        case ScanResult.SERIAL_NEEDED:
+            return f"{sku}: now scan its serial number"
+        case ScanResult.WRONG_ITEM:
+            return f"Wrong item: {sku} is not in this order — take it out"
+        case ScanResult.OVER_QUANTITY:
+            return f"Too many {sku}: this order needs no more — take it out"
+        case ScanResult.EXPIRED_ITEM:
+            return f"Expired {sku} (use by {code.expiry}) — take it out and pick a fresh one"
+        case ScanResult.DUPLICATE_SERIAL:
+            return f"Serial {answer.serial} of {sku} was already scanned — take it out"
+        case _:
+            return f"Unknown code {code.text[:40]} — not in the catalogue"
+
+
+def _expected_instead(loaded: Loaded) -> Product | None:
+    """For a wrong item: the SKU the packer meant to pick, when only one is still to pick."""
+    pending = [line.sku for line in loaded.state.lines if line.remaining]
+    return loaded.products[pending[0]] if len(pending) == 1 else None
+
+
+def record_scan(
+    *, session: Session, parcel_id: int, station: Principal, data: ScanIn, today: date, now: datetime | None = None
+) -> dict[str, Any]:
+    """Answer a scan once; the same event id again returns the first answer and writes nothing.
+
+    Raises:
+        NotFound, Forbidden, Conflict: no such parcel, another station's, or not packing; or the
+            event id was used for a different scan.
+    """
+    existing = _existing(session, station, data.event_id)
+    if existing is not None:
+        return _replayed(existing, parcel_id, data.code)
+    parcel = station_parcel(session, parcel_id, station, ParcelStatus.PACKING)
+    existing = _existing(session, station, data.event_id)  # a twin request may have won the lock
+    if existing is not None:
+        return _replayed(existing, parcel_id, data.code)
+    loaded = load(session, parcel)
+    code = parse_scan(data.code)
+    instead = _expected_instead(loaded)
+    state, answer = v.scan(loaded.state, _event(session, parcel, loaded, code, data), today=today)
+    product = _product(session, loaded, answer.sku)
+    now = now or utcnow()
+    scan = Scan(
+        parcel_id=parcel_id, station_id=station.id, event_id=data.event_id, code=data.code,
+        source=data.source, result=answer.result, product_id=product.id if product else None,
+        units=answer.units, gtin=code.gtin, lot=code.lot, expiry=code.expiry,
+        serial=answer.serial, recorded_at=data.recorded_at or now, received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(scan)
+    except IntegrityError:
+        # A twin of this event reached another parcel's lock first; its answer stands.
+        winner = _existing(session, station, data.event_id)
+        assert winner is not None
+        return _replayed(winner, parcel_id, data.code)
+    loaded = save(session, parcel, loaded, state)
+    if answer.defect is not None:
+        instead = instead if answer.result == ScanResult.WRONG_ITEM else None
+        add_defect(
+            session, parcel, answer.defect, product=product, scan_id=scan.id,
+            expected_product_id=instead.id if instead else None,
+        )
+    scan.answer = ScanAnswer(
+        scan_id=scan.id,  # type: ignore[arg-type]
+        event_id=data.event_id,
+        result=answer.result,
+        ok=answer.result in (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED),
+        sku=answer.sku,
+        units=answer.units,
+        message=_message(answer, code, state),
+        remaining=state.remaining,
+        lines=line_views(loaded),
+    ).model_dump(mode="json")
+    session.add(scan)
+    session.flush()
+    return scan.answer
+
+
+def _product(session: Session, loaded: Loaded, sku: str | None) -> Product | None:
+    if sku is None:
+        return None
+    if sku in loaded.products:
+        return loaded.products[sku]
+    return session.exec(select(Product).where(Product.sku == sku)).first()

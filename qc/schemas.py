@@ -1,0 +1,238 @@
+"""What goes in and out of the domain services: validated at the edge, plain data inside."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from qc.enums import ParcelStatus, ScanResult, ScanSource
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
+OrderNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Quantity = Annotated[int, Field(ge=1, le=10_000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BarcodeIn(_In):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    pack_qty: Quantity = 1
+    symbology: Literal["ean8", "upce"] | None = Field(
+        default=None, description="Only for 8-digit codes, which can be EAN-8 or UPC-E."
+    )
+
+
+class ComponentIn(_In):
+    sku: Sku
+    qty: Quantity = 1
+
+
+class ProductIn(_In):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    weight_g: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    barcodes: Annotated[list[BarcodeIn], Field(max_length=50)] = []
+    components: Annotated[list[ComponentIn], Field(max_length=50)] = []
+    requires_serial: bool = False
+    tracks_lot: bool = False
+
+
+class OrderLineIn(_In):
+    sku: Sku
+    qty: Quantity
+
+
+class OrderIn(_In):
+    customer_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None = None
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
+
+
+class BarcodeOut(_Out):
+    code: str
+    pack_qty: int
+
+
+class ComponentOut(_Out):
+    sku: str
+    qty: int
+
+
+class ProductOut(_Out):
+    sku: str
+    name: str
+    weight_g: int | None
+    barcodes: list[BarcodeOut]
+    components: list[ComponentOut]
+    requires_serial: bool
+    tracks_lot: bool
+    is_kit: bool
+    updated_at: datetime
+
+
+class OrderLineOut(_Out):
+    sku: str
+    qty: int
+
+
+class OrderOut(_Out):
+    number: str
+    customer_ref: str | None
+    lines: list[OrderLineOut]
+    updated_at: datetime
+
+
+class ParcelOpen(_In):
+    order: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="The code scanned from the packing slip: the order number, as printed."
+    )
+    packer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
+        description="The packer's badge code."
+    )
+
+
+class ScanIn(_In):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    source: ScanSource = ScanSource.SCANNER
+    event_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = Field(
+        description="The station's own id for this scan; sending it again replays the answer."
+    )
+    recorded_at: datetime | None = Field(
+        default=None, description="When the station saw the code (with a time zone)."
+    )
+
+
+class DamagedIn(_In):
+    sku: Sku
+    qty: Quantity = 1
+
+
+class ShortIn(_In):
+    sku: Sku
+    qty: Quantity
+    reason: Text
+
+
+class WeightIn(_In):
+    grams: Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class OverrideIn(_In):
+    reason: Text
+
+
+class VoidIn(_In):
+    reason: Text
+
+
+class ShipIn(_In):
+    tracking_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{4,64}$")
+    ]
+
+
+class LineOut(_Out):
+    sku: str
+    name: str
+    expected: int
+    scanned: int
+    damaged: int
+    short: int
+    status: Literal["pending", "complete", "short"]
+
+
+class ParcelOut(_Out):
+    id: int
+    order: str
+    status: ParcelStatus
+    station: str
+    packer: str
+    remaining: int
+    lines: list[LineOut]
+    awaiting_serial: str | None = Field(description="SKU whose serial the next scan should be.")
+    weight_g: int | None
+    expected_weight_g: int | None
+    tracking_number: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    shipped_at: datetime | None
+
+
+class ScanAnswer(_Out):
+    scan_id: int
+    event_id: str
+    result: ScanResult
+    ok: bool = Field(description="True when the packer should see green.")
+    sku: str | None
+    units: int
+    message: str
+    remaining: int
+    lines: list[LineOut]
+
+
+class DefectOut(_Out):
+    kind: str
+    sku: str | None
+    qty: int
+
+
+class CloseOut(_Out):
+    id: int
+    status: ParcelStatus
+    defects: list[DefectOut] = Field(description="What holds the parcel; empty when it passed.")
+
+
+class WeightOut(_Out):
+    weight_g: int
+    expected_weight_g: int | None
+    within_tolerance: bool | None
+
+
+class ScanOut(_Out):
+    id: int
+    event_id: str
+    code: str
+    source: str
+    result: str
+    sku: str | None
+    units: int
+    serial: str | None
+    lot: str | None
+    recorded_at: datetime
+    received_at: datetime
+
+
+class DefectDetailOut(_Out):
+    id: int
+    kind: str
+    stage: str
+    sku: str | None
+    qty: int
+    reason: str | None
+    created_at: datetime
+
+
+class OverrideOut(_Out):
+    by: str
+    reason: str
+    at: datetime
+
+
+class TimelineEntry(_Out):
+    at: datetime
+    event: str
+    detail: str
+
+
+class ParcelDetail(ParcelOut):
+    customer_ref: str | None
+    scans: list[ScanOut]
+    defects: list[DefectDetailOut]
+    overrides: list[OverrideOut]
+    timeline: list[TimelineEntry]

@@ -1,0 +1,126 @@
+"""Test harness: every database test runs on SQLite and, when QC_TEST_DATABASE_URL is set, on
+PostgreSQL too. Migrations are applied once per engine; each test runs in a transaction that is
+rolled back. Tests that need real commits (concurrency, the CLI) use `live_engine` instead and
+leave the tables empty behind them.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, SQLModel
+
+from api.db import get_session, make_engine
+from api.main import create_app
+from api.migrate import upgrade
+from api.settings import normalize_database_url
+
+PG_URL = os.environ.get("QC_TEST_DATABASE_URL")
+ENGINES = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+OUTPUT = Path(os.environ.get("QC_TEST_OUTPUT", "test-output"))
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_url() -> str:
+    """A schema of its own for this test worker, so parallel workers never meet."""
+    assert PG_URL is not None
+    base = normalize_database_url(PG_URL)
+    schema = f"qc_test_{_worker()}"
+    admin = make_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # CI must fail, not skip, when PostgreSQL is configured but down
+        pytest.fail(f"QC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", pytrace=False)
+    finally:
+        admin.dispose()
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "postgres":
+        url = _postgres_url()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'qc.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+def _session(connection: Connection) -> Session:
+    return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    with _session(connection) as session:
+        yield session
+
+
+@pytest.fixture
+def client(engine: Engine, connection: Connection) -> Iterator[TestClient]:
+    """The app, in process, with each request's transaction nested in the test's own."""
+    app = create_app(engine=engine)
+
+    def nested_session() -> Iterator[Session]:
+        with _session(connection) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    app.dependency_overrides[get_session] = nested_session
+    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as client:
+        yield client
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def live_engine(engine: Engine) -> Iterator[Engine]:
+    """The real engine: requests commit. The tables are emptied afterwards."""
+    _empty_tables(engine)
+    yield engine
+    _empty_tables(engine)
+
+
+@pytest.fixture
+def live_client(live_engine: Engine) -> Iterator[TestClient]:
+    app = create_app(engine=live_engine)
+    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
