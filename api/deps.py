@@ -22,7 +22,8 @@ _bearer = HTTPBearer(auto_error=False, description="A station key or a user key:
 
 
 def get_principal(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send a key as `Authorization: Bearer <key>`", code="missing_key")

@@ -70,4 +70,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(_body("internal_error", "something went wrong on our side; it is logged"), 500)
+        return JSONResponse(
+            _body("internal_error", "something went wrong on our side; it is logged"), 500
+        )

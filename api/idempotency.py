@@ -48,7 +48,9 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
         raise Conflict(
             "this Idempotency-Key was used for a different request", code="idempotency_key_reused"
         )
-    return JSONResponse(record.response, record.status_code, headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(
+        record.response, record.status_code, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 def run_once(
@@ -68,7 +70,9 @@ def run_once(
     record = _stored(session, principal, key)
     if record is not None:
         return _replay(record, fingerprint)
-    record = IdempotencyRecord(principal=principal.label, key=key, fingerprint=fingerprint, status_code=0)
+    record = IdempotencyRecord(
+        principal=principal.label, key=key, fingerprint=fingerprint, status_code=0
+    )
     try:
         with session.begin_nested():
             session.add(record)

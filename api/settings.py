@@ -3,7 +3,6 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -27,9 +26,15 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
-    packaging_tare_g: int = Field(default=150, ge=0, description="Box and filler weight added to the items' weight.")
-    weight_tolerance_pct: float = Field(default=5.0, ge=0, description="Allowed weight deviation, percent.")
-    weight_tolerance_min_g: int = Field(default=30, ge=0, description="Allowed deviation never below this, grams.")
+    packaging_tare_g: int = Field(
+        default=150, ge=0, description="Box and filler weight added to the items' weight."
+    )
+    weight_tolerance_pct: float = Field(
+        default=5.0, ge=0, description="Allowed weight deviation, percent."
+    )
+    weight_tolerance_min_g: int = Field(
+        default=30, ge=0, description="Allowed deviation never below this, grams."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -50,7 +50,9 @@ def _check_components(session: Session, sku: str, data: ProductIn) -> dict[int, 
         raise InvalidInput(f"unknown component SKU(s): {', '.join(missing)}", code="unknown_sku")
     nested = sorted(s for s, p in found.items() if p.is_kit)
     if nested:
-        raise InvalidInput(f"components cannot be kits themselves: {', '.join(nested)}", code="nested_kit")
+        raise InvalidInput(
+            f"components cannot be kits themselves: {', '.join(nested)}", code="nested_kit"
+        )
     if data.barcodes:
         raise InvalidInput(
             "a kit is packed by scanning its components, so it carries no barcode of its own",
@@ -78,9 +80,12 @@ def upsert_product(*, session: Session, sku: str, data: ProductIn) -> tuple[Prod
         product = Product(sku=sku, name=data.name)
         session.add(product)
         session.flush()
-    elif components and session.exec(
-        select(KitComponent).where(KitComponent.component_id == product.id)
-    ).first():
+    elif (
+        components
+        and session.exec(
+            select(KitComponent).where(KitComponent.component_id == product.id)
+        ).first()
+    ):
         raise Conflict(f"{sku} is a component of a kit and cannot become a kit", code="nested_kit")
     taken = session.exec(
         select(Barcode, Product)
@@ -92,18 +97,22 @@ def upsert_product(*, session: Session, sku: str, data: ProductIn) -> tuple[Prod
     product.name, product.weight_g = data.name, data.weight_g
     product.requires_serial, product.tracks_lot = data.requires_serial, data.tracks_lot
     product.is_kit, product.updated_at = bool(components), utcnow()
-    session.exec(delete(Barcode).where(col(Barcode.product_id) == product.id))  # type: ignore[call-overload]
-    session.exec(delete(KitComponent).where(col(KitComponent.kit_id) == product.id))  # type: ignore[call-overload]
+    session.exec(delete(Barcode).where(col(Barcode.product_id) == product.id))
+    session.exec(delete(KitComponent).where(col(KitComponent.kit_id) == product.id))
     session.flush()
     assert product.id is not None
     session.add_all(Barcode(code=c, product_id=product.id, pack_qty=q) for c, q in codes.items())
-    session.add_all(KitComponent(kit_id=product.id, component_id=c, qty=q) for c, q in components.items())
+    session.add_all(
+        KitComponent(kit_id=product.id, component_id=c, qty=q) for c, q in components.items()
+    )
     session.flush()
     return product, created
 
 
 def product_out(session: Session, product: Product) -> ProductOut:
-    barcodes = session.exec(select(Barcode).where(Barcode.product_id == product.id).order_by(col(Barcode.id)))
+    barcodes = session.exec(
+        select(Barcode).where(Barcode.product_id == product.id).order_by(col(Barcode.id))
+    )
     components = session.exec(
         select(Product.sku, KitComponent.qty)
         .join(KitComponent, col(KitComponent.component_id) == Product.id)

@@ -1,4 +1,4 @@
-"""A demo warehouse: a small catalogue showing every kind of product, open orders, a bench, users."""
+"""A demo warehouse: a catalogue with every kind of product, open orders, a bench and users."""
 
 from sqlmodel import Session, func, select
 
@@ -10,24 +10,67 @@ from qc.orders import upsert_order
 from qc.schemas import OrderIn, OrderLineIn, ProductIn
 
 PRODUCTS: list[tuple[str, dict[str, object]]] = [
-    ("MUG-BLUE", {"name": "Blue enamel mug", "weight_g": 350,
-                  "barcodes": [{"code": "4006381333931"}]}),
-    ("SOCKS-M", {"name": "Wool socks, size M (US label)", "weight_g": 80,
-                 "barcodes": [{"code": "036000291452"}]}),
-    ("CABLE-USB", {"name": "USB-C cable 1 m", "weight_g": 40,
-                   "barcodes": [{"code": "96385074"}, {"code": "10012345678902", "pack_qty": 6}]}),
-    ("TEA-GREEN", {"name": "Green tea 100 g (lot tracked)", "weight_g": 120, "tracks_lot": True,
-                   "barcodes": [{"code": "09506000134352"}]}),
-    ("PHONE-X1", {"name": "Phone X1 (serial tracked)", "weight_g": 210, "requires_serial": True,
-                  "barcodes": [{"code": "5012345678900"}]}),
-    ("BIN-BODY", {"name": "Storage bin 20 l, body", "weight_g": 900,
-                  "barcodes": [{"code": "4000000000006"}]}),
-    ("BIN-LID", {"name": "Storage bin 20 l, lid", "weight_g": 300,
-                 "barcodes": [{"code": "4000000000013"}]}),
-    ("BIN-20L", {"name": "Storage bin 20 l (kit: body + lid)",
-                 "components": [{"sku": "BIN-BODY", "qty": 1}, {"sku": "BIN-LID", "qty": 1}]}),
-    ("GIFT-WRAP", {"name": "Gift wrap (internal code)", "weight_g": 30,
-                   "barcodes": [{"code": "INT-GW-01"}]}),
+    (
+        "MUG-BLUE",
+        {"name": "Blue enamel mug", "weight_g": 350, "barcodes": [{"code": "4006381333931"}]},
+    ),
+    (
+        "SOCKS-M",
+        {
+            "name": "Wool socks, size M (US label)",
+            "weight_g": 80,
+            "barcodes": [{"code": "036000291452"}],
+        },
+    ),
+    (
+        "CABLE-USB",
+        {
+            "name": "USB-C cable 1 m",
+            "weight_g": 40,
+            "barcodes": [{"code": "96385074"}, {"code": "10012345678902", "pack_qty": 6}],
+        },
+    ),
+    (
+        "TEA-GREEN",
+        {
+            "name": "Green tea 100 g (lot tracked)",
+            "weight_g": 120,
+            "tracks_lot": True,
+            "barcodes": [{"code": "09506000134352"}],
+        },
+    ),
+    (
+        "PHONE-X1",
+        {
+            "name": "Phone X1 (serial tracked)",
+            "weight_g": 210,
+            "requires_serial": True,
+            "barcodes": [{"code": "5012345678900"}],
+        },
+    ),
+    (
+        "BIN-BODY",
+        {
+            "name": "Storage bin 20 l, body",
+            "weight_g": 900,
+            "barcodes": [{"code": "4000000000006"}],
+        },
+    ),
+    (
+        "BIN-LID",
+        {"name": "Storage bin 20 l, lid", "weight_g": 300, "barcodes": [{"code": "4000000000013"}]},
+    ),
+    (
+        "BIN-20L",
+        {
+            "name": "Storage bin 20 l (kit: body + lid)",
+            "components": [{"sku": "BIN-BODY", "qty": 1}, {"sku": "BIN-LID", "qty": 1}],
+        },
+    ),
+    (
+        "GIFT-WRAP",
+        {"name": "Gift wrap (internal code)", "weight_g": 30, "barcodes": [{"code": "INT-GW-01"}]},
+    ),
 ]
 
 ORDERS: list[tuple[str, str, list[tuple[str, int]]]] = [
@@ -69,4 +112,3 @@ def load_demo(session: Session) -> dict[str, str]:
         label = f"{role.value} {name}" + (f" (badge {badge})" if badge else "")
         keys[label] = add_user(session=session, name=name, role=role, badge=badge, actor="demo")[1]
     return keys
-

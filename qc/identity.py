@@ -36,9 +36,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _issue_key(session: Session, *, station_id: int | None = None, user_id: int | None = None) -> str:
+def _issue_key(
+    session: Session, *, station_id: int | None = None, user_id: int | None = None
+) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(key_hash=hash_key(key), prefix=key[:10], station_id=station_id, user_id=user_id))
+    session.add(
+        ApiKey(key_hash=hash_key(key), prefix=key[:10], station_id=station_id, user_id=user_id)
+    )
     session.flush()
     return key
 
@@ -80,7 +84,9 @@ def add_user(
     if not name or len(name) > 100:
         raise InvalidInput("a user name is 1 to 100 characters", code="invalid_user_name")
     if role is Role.PACKER and badge is None:
-        raise InvalidInput("a packer needs a badge: the code they scan to open a parcel", code="badge_required")
+        raise InvalidInput(
+            "a packer needs a badge: the code they scan to open a parcel", code="badge_required"
+        )
     if session.exec(select(User).where(User.name == name)).first():
         raise Conflict(f"user {name} already exists", code="user_exists")
     if badge and session.exec(select(User).where(User.badge == badge)).first():
@@ -108,10 +114,16 @@ def _user(session: Session, name: str) -> User:
     return user
 
 
-def _revoke_keys(session: Session, *, station_id: int | None = None, user_id: int | None = None) -> None:
-    owner = ApiKey.station_id == station_id if station_id is not None else ApiKey.user_id == user_id
+def _revoke_keys(
+    session: Session, *, station_id: int | None = None, user_id: int | None = None
+) -> None:
+    owner = (
+        col(ApiKey.station_id) == station_id
+        if station_id is not None
+        else col(ApiKey.user_id) == user_id
+    )
     session.exec(
-        update(ApiKey).where(owner, col(ApiKey.revoked_at).is_(None)).values(revoked_at=utcnow())  # type: ignore[call-overload]
+        update(ApiKey).where(owner, col(ApiKey.revoked_at).is_(None)).values(revoked_at=utcnow())
     )
 
 
@@ -144,8 +156,11 @@ def rotate_key(*, session: Session, station: str | None = None, user: str | None
         key = _issue_key(session, user_id=person.id)
         person.revoked_at = None
     record_event(
-        session, actor="cli", action="key.rotated",
-        object_type="station" if station else "user", object_id=station or user or "",
+        session,
+        actor="cli",
+        action="key.rotated",
+        object_type="station" if station else "user",
+        object_id=station or user or "",
     )
     return key
 
@@ -164,7 +179,7 @@ def authenticate(*, session: Session, key: str) -> Principal:
     ).first()
     if found is None:
         raise Unauthorized("this key is unknown or revoked", code="invalid_key")
-    api_key, station, user = found
+    _, station, user = found
     if station is not None and station.id is not None:
         return Principal("station", station.id, station.code)
     assert user is not None and user.id is not None

@@ -46,7 +46,9 @@ def upsert_order(*, session: Session, number: str, data: OrderIn) -> tuple[Order
     """
     number = clean_order_code(number)
     if not number or any(ord(c) < 32 for c in number):
-        raise InvalidInput("an order number needs printable characters", code="invalid_order_number")
+        raise InvalidInput(
+            "an order number needs printable characters", code="invalid_order_number"
+        )
     qty: dict[str, int] = {}
     for line in data.lines:
         qty[line.sku] = qty.get(line.sku, 0) + line.qty
@@ -65,10 +67,11 @@ def upsert_order(*, session: Session, number: str, data: OrderIn) -> tuple[Order
         parcel = live_parcel(session, order.id)
         if parcel is not None:
             raise Conflict(
-                f"order {number} cannot change: parcel {parcel.id} is {parcel.status}", code="order_locked"
+                f"order {number} cannot change: parcel {parcel.id} is {parcel.status}",
+                code="order_locked",
             )
         order.customer_ref, order.updated_at = data.customer_ref, utcnow()
-        session.exec(delete(OrderLine).where(col(OrderLine.order_id) == order.id))  # type: ignore[call-overload]
+        session.exec(delete(OrderLine).where(col(OrderLine.order_id) == order.id))
     assert order.id is not None
     session.add_all(
         OrderLine(order_id=order.id, product_id=products[sku].id, qty=n)  # type: ignore[arg-type]
@@ -95,7 +98,7 @@ def order_out(session: Session, order: Order) -> OrderOut:
 
 @dataclass
 class ExpectedUnits:
-    product: Product
+    product_id: int
     expected: int = 0
     kit_qty: int = 0
 
@@ -111,7 +114,8 @@ def expected_units(session: Session, order: Order) -> list[ExpectedUnits]:
     units: dict[int, ExpectedUnits] = {}
     for product, qty in rows:
         if not product.is_kit:
-            units.setdefault(product.id, ExpectedUnits(product)).expected += qty  # type: ignore[arg-type]
+            assert product.id is not None
+            units.setdefault(product.id, ExpectedUnits(product.id)).expected += qty
             continue
         parts = session.exec(
             select(Product, KitComponent.qty)
@@ -120,7 +124,8 @@ def expected_units(session: Session, order: Order) -> list[ExpectedUnits]:
             .order_by(col(Product.sku))
         ).all()
         for part, per_kit in parts:
-            entry = units.setdefault(part.id, ExpectedUnits(part))  # type: ignore[arg-type]
+            assert part.id is not None
+            entry = units.setdefault(part.id, ExpectedUnits(part.id))
             entry.expected += qty * per_kit
             entry.kit_qty += qty * per_kit
     return list(units.values())

@@ -15,38 +15,55 @@ def _skus(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def parcel_detail(session: Session, parcel: Parcel) -> ParcelDetail:
-    scans = session.exec(select(Scan).where(Scan.parcel_id == parcel.id).order_by(col(Scan.id))).all()
-    defects = session.exec(select(Defect).where(Defect.parcel_id == parcel.id).order_by(col(Defect.id))).all()
+    scans = session.exec(
+        select(Scan).where(Scan.parcel_id == parcel.id).order_by(col(Scan.id))
+    ).all()
+    defects = session.exec(
+        select(Defect).where(Defect.parcel_id == parcel.id).order_by(col(Defect.id))
+    ).all()
     overrides = session.exec(
         select(Override, User.name)
         .join(User, col(Override.user_id) == User.id)
         .where(Override.parcel_id == parcel.id)
         .order_by(col(Override.id))
     ).all()
-    ids = {x.product_id for x in [*scans, *defects] if x.product_id is not None}
+    ids = {s.product_id for s in scans if s.product_id is not None}
+    ids |= {d.product_id for d in defects if d.product_id is not None}
     sku = _skus(session, ids)
     order = session.get(Order, parcel.order_id)
     scan_views = [
-        ScanOut(**s.model_dump(exclude={"product_id"}), sku=sku.get(s.product_id or 0)) for s in scans
+        ScanOut(**s.model_dump(exclude={"product_id"}), sku=sku.get(s.product_id or 0))
+        for s in scans
     ]
     defect_views = [
-        DefectDetailOut(**d.model_dump(exclude={"product_id"}), sku=sku.get(d.product_id or 0)) for d in defects
+        DefectDetailOut(**d.model_dump(exclude={"product_id"}), sku=sku.get(d.product_id or 0))
+        for d in defects
     ]
-    override_views = [OverrideOut(by=name, reason=o.reason, at=o.created_at) for o, name in overrides]
+    override_views = [
+        OverrideOut(by=name, reason=o.reason, at=o.created_at) for o, name in overrides
+    ]
     timeline = [TimelineEntry(at=parcel.opened_at, event="opened", detail="parcel opened")]
     timeline += [
-        TimelineEntry(at=s.received_at, event="scan", detail=f"{s.code} → {s.result}") for s in scan_views
+        TimelineEntry(at=s.received_at, event="scan", detail=f"{s.code} → {s.result}")
+        for s in scan_views
     ]
     timeline += [
-        TimelineEntry(at=d.created_at, event="defect", detail=f"{d.kind} {d.sku or ''} ×{d.qty}".strip())
+        TimelineEntry(
+            at=d.created_at, event="defect", detail=f"{d.kind} {d.sku or ''} ×{d.qty}".strip()
+        )
         for d in defect_views
     ]
-    timeline += [TimelineEntry(at=o.at, event="override", detail=f"{o.by}: {o.reason}") for o in override_views]
+    timeline += [
+        TimelineEntry(at=o.at, event="override", detail=f"{o.by}: {o.reason}")
+        for o in override_views
+    ]
     if parcel.closed_at:
         timeline.append(TimelineEntry(at=parcel.closed_at, event="closed", detail=parcel.status))
     if parcel.shipped_at:
         timeline.append(
-            TimelineEntry(at=parcel.shipped_at, event="shipped", detail=parcel.tracking_number or "")
+            TimelineEntry(
+                at=parcel.shipped_at, event="shipped", detail=parcel.tracking_number or ""
+            )
         )
     timeline.sort(key=lambda t: t.at)
     return ParcelDetail(

@@ -35,7 +35,9 @@ def station_parcel(session: Session, parcel_id: int, station: Principal, *status
     """
     parcel = lock_parcel(session, parcel_id)
     if parcel.station_id != station.id:
-        raise Forbidden(f"parcel {parcel_id} is being handled by another station", code="not_your_parcel")
+        raise Forbidden(
+            f"parcel {parcel_id} is being handled by another station", code="not_your_parcel"
+        )
     if statuses and parcel.status not in statuses:
         raise Conflict(f"parcel {parcel_id} is {parcel.status}", code=f"parcel_{parcel.status}")
     return parcel
@@ -60,10 +62,15 @@ def load(session: Session, parcel: Parcel) -> Loaded:
     serials = session.exec(
         select(Product.sku, Scan.serial)
         .join(Product, col(Scan.product_id) == Product.id)
-        .where(Scan.parcel_id == parcel.id, Scan.result == ScanResult.ACCEPTED, col(Scan.serial).is_not(None))
+        .where(
+            Scan.parcel_id == parcel.id,
+            Scan.result == ScanResult.ACCEPTED,
+            col(Scan.serial).is_not(None),
+        )
     ).all()
     lines = tuple(
-        v.Line(p.sku, r.expected, r.kit_qty, r.accepted, r.damaged, r.short, p.weight_g) for r, p in rows
+        v.Line(p.sku, r.expected, r.kit_qty, r.accepted, r.damaged, r.short, p.weight_g)
+        for r, p in rows
     )
     state = v.ParcelState(
         lines=lines,
@@ -86,7 +93,15 @@ def save(session: Session, parcel: Parcel, loaded: Loaded, state: v.ParcelState)
 
 
 def add_defect(
-    session: Session, parcel: Parcel, kind: str, *, product: Product | None, qty: int = 1, **extra: object
+    session: Session,
+    parcel: Parcel,
+    kind: str,
+    *,
+    product: Product | None,
+    qty: int = 1,
+    scan_id: int | None = None,
+    expected_product_id: int | None = None,
+    reason: str | None = None,
 ) -> Defect:
     defect = Defect(
         parcel_id=parcel.id,  # type: ignore[arg-type]
@@ -96,7 +111,9 @@ def add_defect(
         qty=qty,
         station_id=parcel.station_id,
         packer_id=parcel.packer_id,
-        **extra,
+        scan_id=scan_id,
+        expected_product_id=expected_product_id,
+        reason=reason,
     )
     session.add(defect)
     return defect
@@ -111,7 +128,7 @@ def line_views(loaded: Loaded) -> list[LineOut]:
             scanned=line.good,
             damaged=line.damaged,
             short=line.short,
-            status=line.status,  # type: ignore[arg-type]
+            status=line.status,
         )
         for line in loaded.state.lines
     ]
@@ -128,7 +145,7 @@ def parcel_out(session: Session, parcel: Parcel, loaded: Loaded | None = None) -
         .where(Parcel.id == parcel.id)
     ).one()
     return ParcelOut(
-        id=parcel.id,  # type: ignore[arg-type]
+        id=parcel.id,
         order=order,
         status=ParcelStatus(parcel.status),
         station=station,

@@ -21,7 +21,8 @@ def _busy(session: Session, parcel: Parcel, number: str) -> Conflict:
     where = holder.code if holder else "another station"
     if parcel.status == PACKING:
         return Conflict(
-            f"order {number} is being packed at station {where} (parcel {parcel.id})", code="order_in_progress"
+            f"order {number} is being packed at station {where} (parcel {parcel.id})",
+            code="order_in_progress",
         )
     if parcel.status == ParcelStatus.HELD:
         return Conflict(
@@ -29,7 +30,9 @@ def _busy(session: Session, parcel: Parcel, number: str) -> Conflict:
             "release or void it",
             code="order_held",
         )
-    return Conflict(f"order {number} was already packed (parcel {parcel.id})", code="order_already_packed")
+    return Conflict(
+        f"order {number} was already packed (parcel {parcel.id})", code="order_already_packed"
+    )
 
 
 def open_parcel(
@@ -53,7 +56,11 @@ def open_parcel(
             return parcel_out(session, current), False
         raise _busy(session, current, order.number)
     parcel = Parcel(
-        order_id=order.id, live_order_id=order.id, station_id=station.id, packer_id=packer.id, status=PACKING
+        order_id=order.id,
+        live_order_id=order.id,
+        station_id=station.id,
+        packer_id=packer.id,
+        status=PACKING,
     )
     try:
         with session.begin_nested():
@@ -67,14 +74,18 @@ def open_parcel(
         raise _busy(session, current, order.number) from None
     assert parcel.id is not None
     session.add_all(
-        ParcelLine(parcel_id=parcel.id, product_id=u.product.id, expected=u.expected, kit_qty=u.kit_qty)  # type: ignore[arg-type]
+        ParcelLine(
+            parcel_id=parcel.id, product_id=u.product_id, expected=u.expected, kit_qty=u.kit_qty
+        )
         for u in expected_units(session, order)
     )
     session.flush()
     return parcel_out(session, parcel), True
 
 
-def flag_damaged(*, session: Session, parcel_id: int, station: Principal, sku: str, qty: int) -> ParcelOut:
+def flag_damaged(
+    *, session: Session, parcel_id: int, station: Principal, sku: str, qty: int
+) -> ParcelOut:
     """Take damaged units out of the count; each needs a replacement scan."""
     parcel = station_parcel(session, parcel_id, station, PACKING)
     loaded = load(session, parcel)
@@ -92,7 +103,9 @@ def declare_short(
     loaded = load(session, parcel)
     state = v.declare_short(loaded.state, sku=sku, qty=qty, reason=reason)
     loaded = save(session, parcel, loaded, state)
-    add_defect(session, parcel, DefectKind.SHORT_SHIP, product=loaded.products[sku], qty=qty, reason=reason)
+    add_defect(
+        session, parcel, DefectKind.SHORT_SHIP, product=loaded.products[sku], qty=qty, reason=reason
+    )
     session.flush()
     return parcel_out(session, parcel, loaded)
 
@@ -109,11 +122,15 @@ def record_weight(
     session.add(parcel)
     session.flush()
     return WeightOut(
-        weight_g=grams, expected_weight_g=expected, within_tolerance=v.weight_within_tolerance(state, policy)
+        weight_g=grams,
+        expected_weight_g=expected,
+        within_tolerance=v.weight_within_tolerance(state, policy),
     )
 
 
-def close_parcel(*, session: Session, parcel_id: int, station: Principal, policy: v.WeightPolicy) -> CloseOut:
+def close_parcel(
+    *, session: Session, parcel_id: int, station: Principal, policy: v.WeightPolicy
+) -> CloseOut:
     """Apply the verification rule: the parcel passes, or is held with the defects found."""
     parcel = station_parcel(session, parcel_id, station, PACKING)
     loaded = load(session, parcel)
@@ -133,7 +150,9 @@ def close_parcel(*, session: Session, parcel_id: int, station: Principal, policy
     )
 
 
-def override_hold(*, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None) -> ParcelOut:
+def override_hold(
+    *, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None
+) -> ParcelOut:
     """A supervisor releases a held parcel; the reason is kept in the audit log."""
     parcel = lock_parcel(session, parcel_id)
     if parcel.status != ParcelStatus.HELD:
@@ -142,38 +161,60 @@ def override_hold(*, session: Session, parcel_id: int, user: Principal, reason: 
     session.add(parcel)
     session.add(Override(parcel_id=parcel_id, user_id=user.id, reason=reason))
     record_event(
-        session, actor=user.label, action="parcel.override", object_type="parcel", object_id=parcel_id,
-        detail={"reason": reason}, ip=ip,
+        session,
+        actor=user.label,
+        action="parcel.override",
+        object_type="parcel",
+        object_id=parcel_id,
+        detail={"reason": reason},
+        ip=ip,
     )
     session.flush()
     return parcel_out(session, parcel)
 
 
-def void_parcel(*, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None) -> ParcelOut:
+def void_parcel(
+    *, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None
+) -> ParcelOut:
     """Abandon a parcel still packing or held, so that its order can be packed again."""
     parcel = lock_parcel(session, parcel_id)
     if parcel.status not in (PACKING, ParcelStatus.HELD):
-        raise Conflict(f"parcel {parcel_id} is {parcel.status} and cannot be voided", code="parcel_not_voidable")
+        raise Conflict(
+            f"parcel {parcel_id} is {parcel.status} and cannot be voided",
+            code="parcel_not_voidable",
+        )
     parcel.status, parcel.live_order_id, parcel.closed_at = ParcelStatus.VOIDED, None, utcnow()
     session.add(parcel)
     record_event(
-        session, actor=user.label, action="parcel.void", object_type="parcel", object_id=parcel_id,
-        detail={"reason": reason}, ip=ip,
+        session,
+        actor=user.label,
+        action="parcel.void",
+        object_type="parcel",
+        object_id=parcel_id,
+        detail={"reason": reason},
+        ip=ip,
     )
     session.flush()
     return parcel_out(session, parcel)
 
 
-def ship_parcel(*, session: Session, parcel_id: int, station: Principal, tracking_number: str) -> ParcelOut:
+def ship_parcel(
+    *, session: Session, parcel_id: int, station: Principal, tracking_number: str
+) -> ParcelOut:
     """Hand a passed parcel to the carrier under its tracking number."""
     parcel = station_parcel(session, parcel_id, station, ParcelStatus.PASSED)
     other = session.exec(
         select(Parcel.id).where(Parcel.tracking_number == tracking_number, Parcel.id != parcel_id)
     ).first()
     if other is not None:
-        raise Conflict(f"tracking number {tracking_number} is on parcel {other}", code="tracking_number_taken")
-    parcel.status, parcel.tracking_number, parcel.shipped_at = ParcelStatus.SHIPPED, tracking_number, utcnow()
+        raise Conflict(
+            f"tracking number {tracking_number} is on parcel {other}", code="tracking_number_taken"
+        )
+    parcel.status, parcel.tracking_number, parcel.shipped_at = (
+        ParcelStatus.SHIPPED,
+        tracking_number,
+        utcnow(),
+    )
     session.add(parcel)
     session.flush()
     return parcel_out(session, parcel)
-

@@ -32,7 +32,9 @@ def _existing(session: Session, station: Principal, event_id: str) -> Scan | Non
     ).first()
 
 
-def _serial_taken(session: Session, parcel: Parcel, product: Product | None, serial: str | None) -> bool:
+def _serial_taken(
+    session: Session, parcel: Parcel, product: Product | None, serial: str | None
+) -> bool:
     """Whether this serial of this product was accepted in another parcel that is not voided."""
     if product is None or serial is None:
         return False
@@ -58,6 +60,8 @@ def _event(
     found = resolve_code(session, code, by_sku=data.source == ScanSource.MANUAL)
     item = None if found is None else v.Item(found[0].sku, found[1], found[0].requires_serial)
     gs1 = code.gtin is not None or code.sscc is not None or code.lot is not None
+    product: Product | None
+    serial: str | None
     if found is None and loaded.state.pending_serial and not gs1:
         product, serial = loaded.products[loaded.state.pending_serial], code.text
     else:
@@ -101,7 +105,13 @@ def _expected_instead(loaded: Loaded) -> Product | None:
 
 
 def record_scan(
-    *, session: Session, parcel_id: int, station: Principal, data: ScanIn, today: date, now: datetime | None = None
+    *,
+    session: Session,
+    parcel_id: int,
+    station: Principal,
+    data: ScanIn,
+    today: date,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Answer a scan once; the same event id again returns the first answer and writes nothing.
 
@@ -123,10 +133,20 @@ def record_scan(
     product = _product(session, loaded, answer.sku)
     now = now or utcnow()
     scan = Scan(
-        parcel_id=parcel_id, station_id=station.id, event_id=data.event_id, code=data.code,
-        source=data.source, result=answer.result, product_id=product.id if product else None,
-        units=answer.units, gtin=code.gtin, lot=code.lot, expiry=code.expiry,
-        serial=answer.serial, recorded_at=data.recorded_at or now, received_at=now,
+        parcel_id=parcel_id,
+        station_id=station.id,
+        event_id=data.event_id,
+        code=data.code,
+        source=data.source,
+        result=answer.result,
+        product_id=product.id if product else None,
+        units=answer.units,
+        gtin=code.gtin,
+        lot=code.lot,
+        expiry=code.expiry,
+        serial=answer.serial,
+        recorded_at=data.recorded_at or now,
+        received_at=now,
     )
     try:
         with session.begin_nested():
@@ -140,11 +160,15 @@ def record_scan(
     if answer.defect is not None:
         instead = instead if answer.result == ScanResult.WRONG_ITEM else None
         add_defect(
-            session, parcel, answer.defect, product=product, scan_id=scan.id,
+            session,
+            parcel,
+            answer.defect,
+            product=product,
+            scan_id=scan.id,
             expected_product_id=instead.id if instead else None,
         )
     scan.answer = ScanAnswer(
-        scan_id=scan.id,  # type: ignore[arg-type]
+        scan_id=scan.id,
         event_id=data.event_id,
         result=answer.result,
         ok=answer.result in (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED),

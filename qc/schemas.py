@@ -50,7 +50,9 @@ class OrderLineIn(_In):
 
 
 class OrderIn(_In):
-    customer_ref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None = None
+    customer_ref: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None
+    ) = None
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
 
 
@@ -92,9 +94,9 @@ class ParcelOpen(_In):
     order: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
         description="The code scanned from the packing slip: the order number, as printed."
     )
-    packer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
-        description="The packer's badge code."
-    )
+    packer: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ] = Field(description="The packer's badge code.")
 
 
 class ScanIn(_In):

@@ -38,7 +38,9 @@ def _postgres_url() -> str:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:  # CI must fail, not skip, when PostgreSQL is configured but down
-        pytest.fail(f"QC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", pytrace=False)
+        pytest.fail(
+            f"QC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", pytrace=False
+        )
     finally:
         admin.dispose()
     joiner = "&" if "?" in base else "?"
@@ -71,7 +73,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 def _session(connection: Connection) -> Session:
-    return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    return Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 @pytest.fixture
@@ -95,7 +99,9 @@ def client(engine: Engine, connection: Connection) -> Iterator[TestClient]:
                 raise
 
     app.dependency_overrides[get_session] = nested_session
-    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as client:
+    with TestClient(
+        app, base_url="http://testserver/api/v1", raise_server_exceptions=False
+    ) as client:
         yield client
 
 
@@ -116,7 +122,9 @@ def live_engine(engine: Engine) -> Iterator[Engine]:
 @pytest.fixture
 def live_client(live_engine: Engine) -> Iterator[TestClient]:
     app = create_app(engine=live_engine)
-    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as client:
+    with TestClient(
+        app, base_url="http://testserver/api/v1", raise_server_exceptions=False
+    ) as client:
         yield client
 
 

@@ -88,6 +88,8 @@ def make_world(session: Session) -> World:
     world.keys["station2"] = make_station(session, code="BENCH-2")
     for role in Role:
         badge = "P-001" if role is Role.PACKER else None
-        world.keys[role.value] = make_user(session, name=f"{role.value}-user", role=role, badge=badge)
+        world.keys[role.value] = make_user(
+            session, name=f"{role.value}-user", role=role, badge=badge
+        )
     session.flush()
     return world

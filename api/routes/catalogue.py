@@ -9,14 +9,16 @@ from api.errors import ERROR_RESPONSES
 from qc import catalogue, orders
 from qc.schemas import SKU_PATTERN, OrderIn, OrderOut, ProductIn, ProductOut
 
-router = APIRouter(tags=["catalogue"], responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+router = APIRouter(tags=["catalogue"], responses=ERROR_RESPONSES)
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, description="Letters, digits, `.`, `_`, `-`.")]
 NumberPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.put("/products/{sku}", response_model=ProductOut, status_code=200)
-def put_product(sku: SkuPath, data: ProductIn, session: SessionDep, _: AdminDep, response: Response) -> ProductOut:
+def put_product(
+    sku: SkuPath, data: ProductIn, session: SessionDep, _: AdminDep, response: Response
+) -> ProductOut:
     """Create (201) or replace (200) a product with its barcodes, or a kit with its components."""
     product, created = catalogue.upsert_product(session=session, sku=sku, data=data)
     response.status_code = 201 if created else 200
@@ -29,7 +31,9 @@ def get_product(sku: SkuPath, session: SessionDep, _: CatalogueReaderDep) -> Pro
 
 
 @router.put("/orders/{number}", response_model=OrderOut, status_code=200)
-def put_order(number: NumberPath, data: OrderIn, session: SessionDep, _: AdminDep, response: Response) -> OrderOut:
+def put_order(
+    number: NumberPath, data: OrderIn, session: SessionDep, _: AdminDep, response: Response
+) -> OrderOut:
     """Create (201) or replace (200) an order; 409 once packing has started."""
     order, created = orders.upsert_order(session=session, number=number, data=data)
     response.status_code = 201 if created else 200

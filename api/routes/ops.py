@@ -33,7 +33,7 @@ def health(session: SessionDep) -> JSONResponse:
     return JSONResponse(Health(status="ok", database="ok").model_dump())
 
 
-me_router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+me_router = APIRouter(tags=["operations"], responses=ERROR_RESPONSES)
 
 
 @me_router.get("/me", response_model=Me)

@@ -37,7 +37,7 @@ from qc.schemas import (
     WeightOut,
 )
 
-router = APIRouter(prefix="/parcels", tags=["packing"], responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+router = APIRouter(prefix="/parcels", tags=["packing"], responses=ERROR_RESPONSES)
 ParcelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -52,9 +52,13 @@ def _ok(body: Any) -> tuple[int, Any]:
     responses={200: {"model": ParcelOut, "description": "This station's open parcel, resumed"}},
 )
 def open_parcel(
-    data: ParcelOpen, request: Request, session: SessionDep, station: StationDep, key: IdempotencyKey = None
+    data: ParcelOpen,
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Open a parcel for the scanned packing slip; scanning it again at the same station resumes it."""
+    """Open a parcel for the scanned packing slip; the same station scanning it again resumes it."""
 
     def work() -> tuple[int, ParcelOut]:
         parcel, created = parcels.open_parcel(
@@ -62,112 +66,208 @@ def open_parcel(
         )
         return (201 if created else 200), parcel
 
-    return run_once(session=session, principal=station, key=key, path=request.url.path, payload=data, work=work)
+    return run_once(
+        session=session, principal=station, key=key, path=request.url.path, payload=data, work=work
+    )
 
 
 @router.post("/{parcel_id}/scans", response_model=ScanAnswer)
-def scan(parcel_id: ParcelId, data: ScanIn, session: SessionDep, station: StationDep, today: TodayDep) -> JSONResponse:
+def scan(
+    parcel_id: ParcelId, data: ScanIn, session: SessionDep, station: StationDep, today: TodayDep
+) -> JSONResponse:
     """Answer one scan. The same `event_id` again returns the first answer and records nothing."""
-    answer = record_scan(session=session, parcel_id=parcel_id, station=station, data=data, today=today)
+    answer = record_scan(
+        session=session, parcel_id=parcel_id, station=station, data=data, today=today
+    )
     return JSONResponse(answer)
 
 
 @router.post("/{parcel_id}/damaged", response_model=ParcelOut)
 def damaged(
-    parcel_id: ParcelId, data: DamagedIn, request: Request, session: SessionDep, station: StationDep,
+    parcel_id: ParcelId,
+    data: DamagedIn,
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Flag scanned units as damaged: they stop counting until replaced."""
     return run_once(
-        session=session, principal=station, key=key, path=request.url.path, payload=data,
-        work=lambda: _ok(parcels.flag_damaged(
-            session=session, parcel_id=parcel_id, station=station, sku=data.sku, qty=data.qty
-        )),
+        session=session,
+        principal=station,
+        key=key,
+        path=request.url.path,
+        payload=data,
+        work=lambda: _ok(
+            parcels.flag_damaged(
+                session=session, parcel_id=parcel_id, station=station, sku=data.sku, qty=data.qty
+            )
+        ),
     )
 
 
 @router.post("/{parcel_id}/short", response_model=ParcelOut)
 def short(
-    parcel_id: ParcelId, data: ShortIn, request: Request, session: SessionDep, station: StationDep,
+    parcel_id: ParcelId,
+    data: ShortIn,
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Declare units that ship short, with the reason."""
     return run_once(
-        session=session, principal=station, key=key, path=request.url.path, payload=data,
-        work=lambda: _ok(parcels.declare_short(
-            session=session, parcel_id=parcel_id, station=station, sku=data.sku, qty=data.qty,
-            reason=data.reason,
-        )),
+        session=session,
+        principal=station,
+        key=key,
+        path=request.url.path,
+        payload=data,
+        work=lambda: _ok(
+            parcels.declare_short(
+                session=session,
+                parcel_id=parcel_id,
+                station=station,
+                sku=data.sku,
+                qty=data.qty,
+                reason=data.reason,
+            )
+        ),
     )
 
 
 @router.post("/{parcel_id}/weight", response_model=WeightOut)
 def weight(
-    parcel_id: ParcelId, data: WeightIn, request: Request, session: SessionDep, station: StationDep,
-    policy: WeightPolicyDep, key: IdempotencyKey = None,
+    parcel_id: ParcelId,
+    data: WeightIn,
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
+    policy: WeightPolicyDep,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Record the scale's reading; the answer says whether it matches what was scanned."""
     return run_once(
-        session=session, principal=station, key=key, path=request.url.path, payload=data,
-        work=lambda: _ok(parcels.record_weight(
-            session=session, parcel_id=parcel_id, station=station, grams=data.grams, policy=policy
-        )),
+        session=session,
+        principal=station,
+        key=key,
+        path=request.url.path,
+        payload=data,
+        work=lambda: _ok(
+            parcels.record_weight(
+                session=session,
+                parcel_id=parcel_id,
+                station=station,
+                grams=data.grams,
+                policy=policy,
+            )
+        ),
     )
 
 
 @router.post("/{parcel_id}/close", response_model=CloseOut)
 def close(
-    parcel_id: ParcelId, request: Request, session: SessionDep, station: StationDep, policy: WeightPolicyDep,
+    parcel_id: ParcelId,
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
+    policy: WeightPolicyDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Apply the verification rule: `passed`, or `held` with the defects that hold it."""
     return run_once(
-        session=session, principal=station, key=key, path=request.url.path, payload=None,
-        work=lambda: _ok(parcels.close_parcel(
-            session=session, parcel_id=parcel_id, station=station, policy=policy
-        )),
+        session=session,
+        principal=station,
+        key=key,
+        path=request.url.path,
+        payload=None,
+        work=lambda: _ok(
+            parcels.close_parcel(
+                session=session, parcel_id=parcel_id, station=station, policy=policy
+            )
+        ),
     )
 
 
 @router.post("/{parcel_id}/override", response_model=ParcelOut)
 def override(
-    parcel_id: ParcelId, data: OverrideIn, request: Request, session: SessionDep, user: SupervisorDep,
+    parcel_id: ParcelId,
+    data: OverrideIn,
+    request: Request,
+    session: SessionDep,
+    user: SupervisorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Release a held parcel (supervisor); the reason goes to the audit log."""
     return run_once(
-        session=session, principal=user, key=key, path=request.url.path, payload=data,
-        work=lambda: _ok(parcels.override_hold(
-            session=session, parcel_id=parcel_id, user=user, reason=data.reason, ip=client_ip(request)
-        )),
+        session=session,
+        principal=user,
+        key=key,
+        path=request.url.path,
+        payload=data,
+        work=lambda: _ok(
+            parcels.override_hold(
+                session=session,
+                parcel_id=parcel_id,
+                user=user,
+                reason=data.reason,
+                ip=client_ip(request),
+            )
+        ),
     )
 
 
 @router.post("/{parcel_id}/void", response_model=ParcelOut)
 def void(
-    parcel_id: ParcelId, data: VoidIn, request: Request, session: SessionDep, user: SupervisorDep,
+    parcel_id: ParcelId,
+    data: VoidIn,
+    request: Request,
+    session: SessionDep,
+    user: SupervisorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Abandon a parcel that is packing or held (supervisor), so its order can be packed again."""
     return run_once(
-        session=session, principal=user, key=key, path=request.url.path, payload=data,
-        work=lambda: _ok(parcels.void_parcel(
-            session=session, parcel_id=parcel_id, user=user, reason=data.reason, ip=client_ip(request)
-        )),
+        session=session,
+        principal=user,
+        key=key,
+        path=request.url.path,
+        payload=data,
+        work=lambda: _ok(
+            parcels.void_parcel(
+                session=session,
+                parcel_id=parcel_id,
+                user=user,
+                reason=data.reason,
+                ip=client_ip(request),
+            )
+        ),
     )
 
 
 @router.post("/{parcel_id}/ship", response_model=ParcelOut)
 def ship(
-    parcel_id: ParcelId, data: ShipIn, request: Request, session: SessionDep, station: StationDep,
+    parcel_id: ParcelId,
+    data: ShipIn,
+    request: Request,
+    session: SessionDep,
+    station: StationDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Mark a passed parcel as handed to the carrier."""
     return run_once(
-        session=session, principal=station, key=key, path=request.url.path, payload=data,
-        work=lambda: _ok(parcels.ship_parcel(
-            session=session, parcel_id=parcel_id, station=station, tracking_number=data.tracking_number
-        )),
+        session=session,
+        principal=station,
+        key=key,
+        path=request.url.path,
+        payload=data,
+        work=lambda: _ok(
+            parcels.ship_parcel(
+                session=session,
+                parcel_id=parcel_id,
+                station=station,
+                tracking_number=data.tracking_number,
+            )
+        ),
     )
 
 

@@ -40,7 +40,11 @@ def test_accepted_scan_counts_the_unit() -> None:
 
 def test_item_outside_the_order_is_wrong_item_and_a_defect() -> None:
     state, [answer] = run(state_of(v.Line("A", 1)), ev("e1", "B"))
-    assert (answer.result, answer.sku, answer.defect) == (ScanResult.WRONG_ITEM, "B", DefectKind.WRONG_ITEM)
+    assert (answer.result, answer.sku, answer.defect) == (
+        ScanResult.WRONG_ITEM,
+        "B",
+        DefectKind.WRONG_ITEM,
+    )
     assert state.remaining == 1
 
 
@@ -93,7 +97,7 @@ def test_serial_product_takes_a_second_scan_as_its_serial() -> None:
 
 
 def test_gs1_serial_in_the_same_scan_and_one_taken_elsewhere() -> None:
-    state, answers = run(
+    _, answers = run(
         state_of(v.Line("P", 2)),
         ev("e1", "P", serial_req=True, serial="S1", gs1=True),
         ev("e2", "P", serial_req=True, serial="S2", gs1=True, serial_taken=True),
@@ -158,7 +162,11 @@ def test_weight_within_tolerance_passes_outside_holds() -> None:
     state, _ = run(state_of(v.Line("A", 2, weight_g=500)), ev("e1", "A"), ev("e2", "A"))
     assert v.expected_weight(state, POLICY) == 1100
     assert POLICY.tolerance(1100) == 55
-    for grams, status in [(1155, ParcelStatus.PASSED), (1045, ParcelStatus.PASSED), (1156, ParcelStatus.HELD)]:
+    for grams, status in [
+        (1155, ParcelStatus.PASSED),
+        (1045, ParcelStatus.PASSED),
+        (1156, ParcelStatus.HELD),
+    ]:
         verdict = v.close(replace(state, weight_g=grams), POLICY)
         assert verdict.status is status
     assert POLICY.tolerance(100) == 20
@@ -186,7 +194,9 @@ def orders(draw: st.DrawFn) -> tuple[v.ParcelState, dict[str, bool]]:
     return v.ParcelState(lines=tuple(lines)), serial
 
 
-def unit_scans(state: v.ParcelState, serial: dict[str, bool], style: list[bool]) -> list[list[v.ScanEvent]]:
+def unit_scans(
+    state: v.ParcelState, serial: dict[str, bool], style: list[bool]
+) -> list[list[v.ScanEvent]]:
     """One group of events per expected unit: one scan, or product + serial scans kept together."""
     groups, n = [], 0
     for line in state.lines:
@@ -198,7 +208,9 @@ def unit_scans(state: v.ParcelState, serial: dict[str, bool], style: list[bool])
             elif style[n % len(style)]:
                 groups.append([ev(f"e{n}", line.sku, serial_req=True, serial=sn, gs1=True)])
             else:
-                groups.append([ev(f"e{n}a", line.sku, serial_req=True), ev(f"e{n}b", None, text=sn)])
+                groups.append(
+                    [ev(f"e{n}a", line.sku, serial_req=True), ev(f"e{n}b", None, text=sn)]
+                )
     return groups
 
 
@@ -243,7 +255,7 @@ random_events = st.lists(
 @given(orders(), random_events, st.data())
 def test_a_replayed_event_changes_nothing(order, events, data) -> None:
     state, _ = order
-    final, answers = run(state, *events)
+    final, _ = run(state, *events)
     i = data.draw(st.integers(0, len(events) - 1)) if events else None
     if i is not None:
         again, [answer] = run(final, events[i])
