@@ -27,11 +27,11 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_url() -> str:
-    """A schema of its own for this test worker, so parallel workers never meet."""
+def postgres_url(prefix: str = "qc_test") -> str:
+    """An empty schema of its own for this test worker, so parallel workers never meet."""
     assert PG_URL is not None
     base = normalize_database_url(PG_URL)
-    schema = f"qc_test_{_worker()}"
+    schema = f"{prefix}_{_worker()}"
     admin = make_engine(base)
     try:
         with admin.begin() as conn:
@@ -50,7 +50,7 @@ def _postgres_url() -> str:
 @pytest.fixture(scope="session", params=ENGINES)
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     if request.param == "postgres":
-        url = _postgres_url()
+        url = postgres_url()
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'qc.db'}"
     upgrade(url)

@@ -15,7 +15,11 @@ SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, description="Letters, digits,
 NumberPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.put("/products/{sku}", response_model=ProductOut, status_code=200)
+@router.put(
+    "/products/{sku}",
+    response_model=ProductOut,
+    responses={201: {"model": ProductOut, "description": "Created"}},
+)
 def put_product(
     sku: SkuPath, data: ProductIn, session: SessionDep, _: AdminDep, response: Response
 ) -> ProductOut:
@@ -30,7 +34,11 @@ def get_product(sku: SkuPath, session: SessionDep, _: CatalogueReaderDep) -> Pro
     return catalogue.product_out(session, catalogue.get_product(session, sku))
 
 
-@router.put("/orders/{number}", response_model=OrderOut, status_code=200)
+@router.put(
+    "/orders/{number}",
+    response_model=OrderOut,
+    responses={201: {"model": OrderOut, "description": "Created"}},
+)
 def put_order(
     number: NumberPath, data: OrderIn, session: SessionDep, _: AdminDep, response: Response
 ) -> OrderOut:

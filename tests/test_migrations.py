@@ -1,0 +1,105 @@
+"""The one Alembic history gives the models' schema, and the same schema on SQLite and PostgreSQL."""
+
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, types
+from sqlmodel import SQLModel
+
+import qc.models  # noqa: F401  (the tables)
+from api.db import make_engine
+from api.migrate import alembic_config, upgrade
+from tests.conftest import PG_URL, postgres_url
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def _type(column_type: types.TypeEngine[Any]) -> tuple[str, Any]:
+    """A column type as both engines can agree on it: its generic kind and, for text, its length."""
+    for kind in (
+        types.Boolean,
+        types.Integer,
+        types.String,
+        types.DateTime,
+        types.Date,
+        types.JSON,
+    ):
+        if isinstance(column_type, kind):
+            return kind.__name__, getattr(column_type, "length", None)
+    if type(column_type).__name__ in ("NullType",):
+        return "null", None
+    return type(column_type).__name__, None
+
+
+def describe(engine: Engine) -> dict[str, Any]:
+    inspector = inspect(engine)
+    schema = {}
+    for table in sorted(inspector.get_table_names()):
+        if table == "alembic_version":
+            continue
+        schema[table] = {
+            "columns": [
+                (c["name"], _type(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ],
+            "pk": inspector.get_pk_constraint(table)["constrained_columns"],
+            "fks": sorted(
+                (
+                    fk["name"],
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                )
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+                if not i["name"].startswith(
+                    "uq_"
+                )  # PostgreSQL lists unique constraints as indexes too
+            ),
+        }
+    return schema
+
+
+@pytest.mark.skipif(
+    PG_URL is None, reason="compares with PostgreSQL: set QC_TEST_DATABASE_URL (CI does)"
+)
+def test_sqlite_and_postgresql_get_the_same_schema(tmp_path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'schema.db'}"
+    pg_url = postgres_url("qc_schema")
+    upgrade(sqlite_url)
+    upgrade(pg_url)
+    engines = [make_engine(sqlite_url), make_engine(pg_url)]
+    try:
+        on_sqlite, on_postgres = (describe(e) for e in engines)
+        assert on_sqlite.keys() == on_postgres.keys()
+        for table in on_sqlite:
+            assert on_sqlite[table] == on_postgres[table], table
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_downgrade_to_base_and_up_again(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    engine = make_engine(url)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    assert "parcel" in inspect(engine).get_table_names()
+    engine.dispose()
