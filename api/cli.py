@@ -56,8 +56,12 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "api.main:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-        workers=workers, log_level=settings.log_level,
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
     )
 
 
@@ -110,7 +114,9 @@ def station_list() -> None:
         rows = session.exec(select(Station).order_by(col(Station.code))).all()
     table = Table("code", "created", "revoked")
     for s in rows:
-        table.add_row(s.code, f"{s.created_at:%Y-%m-%d}", f"{s.revoked_at:%Y-%m-%d}" if s.revoked_at else "")
+        table.add_row(
+            s.code, f"{s.created_at:%Y-%m-%d}", f"{s.revoked_at:%Y-%m-%d}" if s.revoked_at else ""
+        )
     Console().print(table)
 
 
@@ -148,7 +154,9 @@ def user_list() -> None:
         rows = session.exec(select(User).order_by(col(User.name))).all()
     table = Table("name", "role", "badge", "revoked")
     for u in rows:
-        table.add_row(u.name, u.role, u.badge or "", f"{u.revoked_at:%Y-%m-%d}" if u.revoked_at else "")
+        table.add_row(
+            u.name, u.role, u.badge or "", f"{u.revoked_at:%Y-%m-%d}" if u.revoked_at else ""
+        )
     Console().print(table)
 
 
@@ -158,14 +166,18 @@ def _keys_file() -> Path:
 
 @demo_app.command("load")
 def demo_load(
-    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when products exist.")] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when products exist.")
+    ] = False,
 ) -> None:
     """Load the demo catalogue, orders, bench and users; print their keys."""
     path = _keys_file()
     with transaction() as session:
         if not is_empty(session):
             if not if_empty:
-                err.print("[red]error[/red]: the database already has products; the demo loads only into an empty one")
+                err.print(
+                    "[red]error[/red]: the database has products already; the demo loads into an empty one"
+                )
                 raise typer.Exit(1)
             if path.exists():
                 typer.echo(f"Demo keys (from {path.resolve()}):\n{path.read_text()}", err=True)

@@ -1,4 +1,4 @@
-"""The one Alembic history gives the models' schema, and the same schema on SQLite and PostgreSQL."""
+"""One Alembic history gives the models' schema, and the same one on SQLite and PostgreSQL."""
 
 from typing import Any
 
