@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from qc.enums import ParcelStatus, ScanResult, ScanSource
 
@@ -105,7 +105,7 @@ class ScanIn(_In):
     event_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = Field(
         description="The station's own id for this scan; sending it again replays the answer."
     )
-    recorded_at: datetime | None = Field(
+    recorded_at: AwareDatetime | None = Field(
         default=None, description="When the station saw the code (with a time zone)."
     )
 

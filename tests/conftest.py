@@ -132,3 +132,21 @@ def live_client(live_engine: Engine) -> Iterator[TestClient]:
 def output_dir() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT
+
+
+@pytest.fixture
+def cli_env(
+    db_url: str, live_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Point the `qc` command (which reads QC_* settings) at the test database; yields its data dir."""
+    from api.db import get_engine
+    from api.settings import get_settings
+
+    monkeypatch.setenv("QC_DATABASE_URL", db_url)
+    monkeypatch.setenv("QC_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield tmp_path
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
