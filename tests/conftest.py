@@ -138,7 +138,7 @@ def output_dir() -> Path:
 def cli_env(
     db_url: str, live_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """Point the `qc` command (which reads QC_* settings) at the test database; yields its data dir."""
+    """Point the `qc` command (it reads QC_* settings) at the test database; yield its data dir."""
     from api.db import get_engine
     from api.settings import get_settings
 
