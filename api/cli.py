@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from api.cli_import import import_app
 from api.db import get_engine, session_for
 from api.settings import get_settings
 from qc import identity
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(station_app, name="station")
 app.add_typer(user_app, name="user")
 app.add_typer(demo_app, name="demo")
+app.add_typer(import_app, name="import")
 err = Console(stderr=True)
 
 
@@ -175,9 +177,7 @@ def demo_load(
     with transaction() as session:
         if not is_empty(session):
             if not if_empty:
-                err.print(
-                    "[red]error[/red]: the database has products already; the demo loads into an empty one"
-                )
+                err.print("[red]error[/red]: the demo loads into an empty database only")
                 raise typer.Exit(1)
             if path.exists():
                 typer.echo(f"Demo keys (from {path.resolve()}):\n{path.read_text()}", err=True)

@@ -1,11 +1,13 @@
 """Products, their barcodes and kits; and reading a scanned code back to a product."""
 
+import re
+
 from sqlmodel import Session, col, delete, select
 
 from qc.barcodes import ScannedCode, normalize_catalogue_code
 from qc.errors import Conflict, InvalidInput, NotFound
 from qc.models import Barcode, KitComponent, Product, utcnow
-from qc.schemas import BarcodeOut, ComponentOut, ProductIn, ProductOut
+from qc.schemas import SKU_PATTERN, BarcodeOut, ComponentOut, ProductIn, ProductOut
 
 
 def get_product(session: Session, sku: str) -> Product:
@@ -61,44 +63,55 @@ def _check_components(session: Session, sku: str, data: ProductIn) -> dict[int, 
     return {found[s].id: qty for s, qty in wanted.items()}  # type: ignore[misc]
 
 
+def _check_barcodes_free(session: Session, codes: dict[str, int], sku: str) -> None:
+    taken = session.exec(
+        select(Barcode.code, Product.sku)
+        .join(Product, col(Barcode.product_id) == Product.id)
+        .where(col(Barcode.code).in_(codes), Product.sku != sku)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"barcode {taken[0]} belongs to {taken[1]}", code="barcode_taken")
+
+
 def upsert_product(*, session: Session, sku: str, data: ProductIn) -> tuple[Product, bool]:
     """Create or replace a product, its barcodes and (for a kit) its components.
+
+    Every rule is checked before anything is written.
 
     Returns:
         The product and whether it was created.
 
     Raises:
         InvalidBarcode: a barcode is malformed.
-        InvalidInput: a rule of the catalogue is broken (kit of kits, unknown component…).
+        InvalidInput: the SKU is malformed, or a rule of the catalogue is broken (kit of kits,
+            unknown component…).
         Conflict: a barcode belongs to another product, or a kit's part would become a kit.
     """
+    if not re.fullmatch(SKU_PATTERN, sku):
+        raise InvalidInput(
+            f"SKU {sku[:70]!r} is not 1–64 letters, digits, '.', '_' or '-'", code="invalid_sku"
+        )
     codes = _normalized_barcodes(data)
     components = _check_components(session, sku, data) if data.components else {}
+    _check_barcodes_free(session, codes, sku)
     product = session.exec(select(Product).where(Product.sku == sku)).first()
     created = product is None
     if product is None:
         product = Product(sku=sku, name=data.name)
-        session.add(product)
-        session.flush()
-    elif (
-        components
-        and session.exec(
+    else:
+        part_of_kit = session.exec(
             select(KitComponent).where(KitComponent.component_id == product.id)
-        ).first()
-    ):
-        raise Conflict(f"{sku} is a component of a kit and cannot become a kit", code="nested_kit")
-    taken = session.exec(
-        select(Barcode, Product)
-        .join(Product, col(Barcode.product_id) == Product.id)
-        .where(col(Barcode.code).in_(codes), Barcode.product_id != product.id)
-    ).first()
-    if taken is not None:
-        raise Conflict(f"barcode {taken[0].code} belongs to {taken[1].sku}", code="barcode_taken")
+        )
+        if components and part_of_kit.first():
+            raise Conflict(
+                f"{sku} is a component of a kit and cannot become a kit", code="nested_kit"
+            )
+        session.exec(delete(Barcode).where(col(Barcode.product_id) == product.id))
+        session.exec(delete(KitComponent).where(col(KitComponent.kit_id) == product.id))
     product.name, product.weight_g = data.name, data.weight_g
     product.requires_serial, product.tracks_lot = data.requires_serial, data.tracks_lot
     product.is_kit, product.updated_at = bool(components), utcnow()
-    session.exec(delete(Barcode).where(col(Barcode.product_id) == product.id))
-    session.exec(delete(KitComponent).where(col(KitComponent.kit_id) == product.id))
+    session.add(product)
     session.flush()
     assert product.id is not None
     session.add_all(Barcode(code=c, product_id=product.id, pack_qty=q) for c, q in codes.items())

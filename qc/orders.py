@@ -45,9 +45,9 @@ def upsert_order(*, session: Session, number: str, data: OrderIn) -> tuple[Order
         Conflict: packing of the order has started.
     """
     number = clean_order_code(number)
-    if not number or any(ord(c) < 32 for c in number):
+    if not number or len(number) > 64 or any(ord(c) < 32 for c in number):
         raise InvalidInput(
-            "an order number needs printable characters", code="invalid_order_number"
+            "an order number is 1 to 64 printable characters", code="invalid_order_number"
         )
     qty: dict[str, int] = {}
     for line in data.lines:

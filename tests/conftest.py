@@ -147,6 +147,7 @@ def cli_env(
     get_settings.cache_clear()
     get_engine.cache_clear()
     yield tmp_path
-    get_engine().dispose()
+    if get_engine.cache_info().currsize:  # the CLI made an engine: close its connections
+        get_engine().dispose()
     get_settings.cache_clear()
     get_engine.cache_clear()
