@@ -6,7 +6,9 @@ once with "database is locked" when another writer got in between, whatever the 
 taking the write lock up front makes writers queue instead.
 """
 
+import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +30,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engi
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
         return create_engine(url, pool_pre_ping=True, **kwargs)
+    if ":memory:" not in url and url.rstrip("/") != "sqlite:" and "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 20)
     engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -68,10 +73,34 @@ def session_for(engine: Engine, *, write: bool) -> Session:
     return Session(writer(engine) if write else engine, expire_on_commit=False)
 
 
+def write_gate(engine: Engine) -> AbstractContextManager[object]:
+    """What a write transaction passes through first: on SQLite, one writer at a time.
+
+    SQLite has one write lock; writers that find it taken sleep and retry, and under load the
+    unlucky ones starve until the busy timeout fails them. Queueing the process's writers on
+    a Python lock instead hands the database lock over at once, in order. (Several processes
+    on one SQLite file still meet at the busy timeout: PostgreSQL is the production database.)
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _sqlite_gates.setdefault(engine.url.render_as_string(), threading.Lock())
+
+
+_sqlite_gates: dict[str, threading.Lock] = {}
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's session: one transaction, committed when the route returns normally."""
+    """The request's session: one transaction, committed when the route returns normally.
+
+    Route with `scope="function"`, so the commit happens before the response is sent: a
+    client never gets an answer for a change that is not yet durable.
+    """
     engine: Engine = request.app.state.engine
-    with session_for(engine, write=request.method in _WRITE_METHODS) as session:
+    write = request.method in _WRITE_METHODS
+    with (
+        write_gate(engine) if write else nullcontext(),
+        session_for(engine, write=write) as session,
+    ):
         try:
             yield session
             session.commit()

@@ -16,7 +16,7 @@ from qc.errors import Forbidden, Unauthorized
 from qc.identity import Principal, authenticate
 from qc.verification import WeightPolicy
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A station key or a user key: `Bearer qc_…`")
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from qc.errors import QCError
@@ -33,6 +34,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         404: "No such object",
         409: "The object's state does not allow this",
         422: "The payload is malformed",
+        503: "The database is busy or down: retry after the Retry-After seconds",
     }.items()
 }
 
@@ -66,6 +68,24 @@ def install(app: FastAPI) -> None:
     def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return JSONResponse(_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        # Lock timeouts under overload and a database that went away are the server's
+        # condition, not a bug and not the client's fault: say so, and when to come back.
+        busy = "locked" in str(exc.orig).lower()
+        log.warning(
+            "database %s on %s %s",
+            "busy" if busy else "unavailable",
+            request.method,
+            request.url.path,
+        )
+        code, text = (
+            ("database_busy", "the database is busy; retry in a moment")
+            if busy
+            else ("database_unavailable", "the database cannot be reached; retry in a moment")
+        )
+        return JSONResponse(_body(code, text), 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     def _bug(request: Request, exc: Exception) -> JSONResponse:

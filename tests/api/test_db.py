@@ -47,3 +47,57 @@ def test_a_write_session_holds_the_lock_from_its_start_and_reads_go_on(sqlite_en
         second.close()
     finally:
         writer.close()
+
+
+def test_the_commit_happens_before_the_answer_is_sent(
+    live_client, live_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A station must never get 200 for a scan whose commit then fails."""
+    from sqlmodel import Session, func, select
+
+    from api.db import session_for
+    from qc.models import Scan
+    from tests.factories import MUG, make_world
+
+    with session_for(live_engine, write=True) as session:
+        world = make_world(session)
+        session.commit()
+    station = world.auth("station")
+    parcel = live_client.post(
+        "/parcels", json={"order": "1001", "packer": "P-001"}, headers=station
+    ).json()
+
+    def failing_commit(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(Session, "commit", failing_commit)
+    answer = live_client.post(
+        f"/parcels/{parcel['id']}/scans", json={"code": MUG, "event_id": "c1"}, headers=station
+    )
+    monkeypatch.undo()
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "database_unavailable"
+    with Session(live_engine) as session:
+        assert session.exec(select(func.count()).select_from(Scan)).one() == 0
+
+
+def test_a_locked_database_is_a_503_with_retry_after(sqlite_engine) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: retry, not a bug."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    holder = session_for(sqlite_engine, write=True)
+    holder.execute(text("SELECT 1"))
+    try:
+        with TestClient(
+            create_app(engine=sqlite_engine), base_url="http://testserver/api/v1"
+        ) as client:
+            response = client.put(
+                "/products/X", json={"name": "x"}, headers={"Authorization": "Bearer x"}
+            )
+    finally:
+        holder.close()
+    assert response.status_code == 503
+    assert response.json()["error"] == "database_busy"
+    assert response.headers["retry-after"] == "1"
