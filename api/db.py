@@ -29,7 +29,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engi
         if "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # No pre-ping: it costs a round trip on every request. A connection that died with a
+        # database restart fails its request with a 503 (api.errors), which stations retry.
+        kwargs.setdefault("pool_recycle", 1800)
+        return create_engine(url, **kwargs)
     if ":memory:" not in url and url.rstrip("/") != "sqlite:" and "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 20)

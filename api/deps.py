@@ -1,5 +1,6 @@
 """Typed dependencies: the session, the caller and their role, settings-derived policies."""
 
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated
@@ -13,7 +14,7 @@ from api.db import get_session
 from api.settings import Settings, get_settings
 from qc.enums import Role
 from qc.errors import Forbidden, Unauthorized
-from qc.identity import Principal, authenticate
+from qc.identity import Principal, authenticate, hash_key
 from qc.verification import WeightPolicy
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -21,13 +22,44 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A station key or a user key: `Bearer qc_…`")
 
 
+class KeyCache:
+    """Keys checked in the last few seconds, so that most requests skip the key lookup.
+
+    A revoked key therefore keeps working for at most `ttl` seconds in a process that saw it.
+    Only keys that were valid are kept, under their hash, and never more than `size` of them.
+    """
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(hash_key(key))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if not self.ttl:
+            return
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[hash_key(key)] = (time.monotonic() + self.ttl, principal)
+
+
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send a key as `Authorization: Bearer <key>`", code="missing_key")
-    return authenticate(session=session, key=credentials.credentials)
+    cache: KeyCache = request.app.state.key_cache
+    principal = cache.get(credentials.credentials)
+    if principal is None:
+        principal = authenticate(session=session, key=credentials.credentials)
+        cache.put(credentials.credentials, principal)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

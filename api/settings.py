@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     timezone: str = Field(default="UTC", description="The warehouse's time zone (IANA name).")
 
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    auth_cache_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="How long a checked key is trusted before it is looked up again.",
+    )
 
     packaging_tare_g: int = Field(
         default=150, ge=0, description="Box and filler weight added to the items' weight."

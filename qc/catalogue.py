@@ -147,18 +147,21 @@ def resolve_code(
     GS1 codes are looked up by every GTIN reading; others as typed. A code typed in by hand
     (`by_sku`) may also be the SKU itself.
     """
-    for key in code.lookup_keys:
-        found = session.exec(
-            select(Product, Barcode.pack_qty)
-            .join(Barcode, col(Barcode.product_id) == Product.id)
-            .where(Barcode.code == key)
-        ).first()
-        if found is not None:
-            return found[0], found[1]
+    keys = code.lookup_keys
+    if not keys:
+        return None
+    rows = session.exec(
+        select(Product, Barcode.pack_qty, Barcode.code)
+        .join(Barcode, col(Barcode.product_id) == Product.id)
+        .where(col(Barcode.code).in_(keys))
+    ).all()
+    if rows:
+        best = min(rows, key=lambda row: keys.index(row[2]))
+        return best[0], best[1]
     if by_sku:
-        product = session.exec(
+        typed = session.exec(
             select(Product).where(Product.sku == code.text, col(Product.is_kit).is_(False))
         ).first()
-        if product is not None:
-            return product, 1
+        if typed is not None:
+            return typed, 1
     return None

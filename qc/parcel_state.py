@@ -5,10 +5,10 @@ from dataclasses import dataclass, replace
 from sqlmodel import Session, col, select
 
 from qc import verification as v
-from qc.enums import ParcelStatus, ScanResult
+from qc.enums import ParcelStatus
 from qc.errors import Conflict, Forbidden, NotFound
 from qc.identity import Principal
-from qc.models import Defect, Order, Parcel, ParcelLine, Product, Scan, Station, User
+from qc.models import Defect, Order, Parcel, ParcelLine, Product, Station, User
 from qc.schemas import LineOut, ParcelOut
 
 
@@ -59,22 +59,13 @@ def load(session: Session, parcel: Parcel) -> Loaded:
         .where(ParcelLine.parcel_id == parcel.id)
         .order_by(col(ParcelLine.id))
     ).all()
-    serials = session.exec(
-        select(Product.sku, Scan.serial)
-        .join(Product, col(Scan.product_id) == Product.id)
-        .where(
-            Scan.parcel_id == parcel.id,
-            Scan.result == ScanResult.ACCEPTED,
-            col(Scan.serial).is_not(None),
-        )
-    ).all()
     lines = tuple(
         v.Line(p.sku, r.expected, r.kit_qty, r.accepted, r.damaged, r.short, p.weight_g)
         for r, p in rows
     )
+    # Serials already taken are asked of the database per scan (qc.scanning), across parcels.
     state = v.ParcelState(
         lines=lines,
-        serials=frozenset((sku, s) for sku, s in serials if s is not None),
         pending_serial=parcel.pending_serial_sku,
         weight_g=parcel.weight_g,
     )

@@ -1,9 +1,16 @@
-"""A scan at the bench: read the code, ask the verification rule, keep the answer for replays."""
+"""A scan at the bench: read the code, ask the verification rule, keep the answer for replays.
 
+This is the hot path of the service (a packer waits on every answer), so it is written to the
+round trip: one look for a replay, the parcel locked, its lines, the code's product, one
+insert that also settles a race with a twin of the same event, one update of the counts.
+"""
+
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from qc import verification as v
@@ -16,6 +23,8 @@ from qc.models import Parcel, Product, Scan, utcnow
 from qc.parcel_state import Loaded, add_defect, line_views, load, save, station_parcel
 from qc.schemas import ScanAnswer, ScanIn
 
+GREEN = (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED)
+
 
 def _replayed(scan: Scan, parcel_id: int, code: str) -> dict[str, Any]:
     if scan.parcel_id != parcel_id or scan.code != code:
@@ -23,7 +32,7 @@ def _replayed(scan: Scan, parcel_id: int, code: str) -> dict[str, Any]:
             f"event {scan.event_id} was already used for another scan (parcel {scan.parcel_id})",
             code="event_id_reused",
         )
-    return scan.answer
+    return {"scan_id": scan.id, **scan.answer}
 
 
 def _existing(session: Session, station: Principal, event_id: str) -> Scan | None:
@@ -32,31 +41,27 @@ def _existing(session: Session, station: Principal, event_id: str) -> Scan | Non
     ).first()
 
 
-def _serial_taken(
-    session: Session, parcel: Parcel, product: Product | None, serial: str | None
-) -> bool:
-    """Whether this serial of this product was accepted in another parcel that is not voided."""
+def _serial_taken(session: Session, product: Product | None, serial: str | None) -> bool:
+    """Whether this serial of this product was accepted in any parcel that is not voided."""
     if product is None or serial is None:
         return False
-    return (
-        session.exec(
-            select(Scan.id)
-            .join(Parcel, col(Scan.parcel_id) == Parcel.id)
-            .where(
-                Scan.product_id == product.id,
-                Scan.serial == serial,
-                Scan.result == ScanResult.ACCEPTED,
-                Scan.parcel_id != parcel.id,
-                Parcel.status != ParcelStatus.VOIDED,
-            )
-        ).first()
-        is not None
+    taken = session.exec(
+        select(Scan.id)
+        .join(Parcel, col(Scan.parcel_id) == Parcel.id)
+        .where(
+            Scan.product_id == product.id,
+            Scan.serial == serial,
+            Scan.result == ScanResult.ACCEPTED,
+            Parcel.status != ParcelStatus.VOIDED,
+        )
     )
+    return taken.first() is not None
 
 
 def _event(
-    session: Session, parcel: Parcel, loaded: Loaded, code: ScannedCode, data: ScanIn
-) -> v.ScanEvent:
+    session: Session, loaded: Loaded, code: ScannedCode, data: ScanIn
+) -> tuple[v.ScanEvent, Product | None]:
+    """The scan as the verification rule sees it, and the product the code names, if any."""
     found = resolve_code(session, code, by_sku=data.source == ScanSource.MANUAL)
     item = None if found is None else v.Item(found[0].sku, found[1], found[0].requires_serial)
     gs1 = code.gtin is not None or code.sscc is not None or code.lot is not None
@@ -66,15 +71,16 @@ def _event(
         product, serial = loaded.products[loaded.state.pending_serial], code.text
     else:
         product, serial = (found[0] if found else None), code.serial
-    return v.ScanEvent(
+    event = v.ScanEvent(
         event_id=data.event_id,
         text=code.text,
         item=item,
         serial=code.serial,
         expiry=code.expiry,
         gs1=gs1,
-        serial_taken=_serial_taken(session, parcel, product, serial),
+        serial_taken=_serial_taken(session, product, serial),
     )
+    return event, product
 
 
 def _message(answer: v.Answer, code: ScannedCode, state: v.ParcelState) -> str:
@@ -104,6 +110,23 @@ def _expected_instead(loaded: Loaded) -> Product | None:
     return loaded.products[pending[0]] if len(pending) == 1 else None
 
 
+def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert the scan unless its (station, event id) exists; the new id, or None if it did.
+
+    On PostgreSQL a twin still in flight makes this wait for it, then yields to it.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(Scan).on_conflict_do_nothing(
+            index_elements=["station_id", "event_id"]
+        )
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(Scan).on_conflict_do_nothing(index_elements=["station_id", "event_id"])
+    else:
+        stmt = insert(Scan)
+    return session.execute(stmt.values(**values).returning(Scan.id)).scalar()
+
+
 def record_scan(
     *,
     session: Session,
@@ -123,69 +146,58 @@ def record_scan(
     if existing is not None:
         return _replayed(existing, parcel_id, data.code)
     parcel = station_parcel(session, parcel_id, station, ParcelStatus.PACKING)
-    existing = _existing(session, station, data.event_id)  # a twin request may have won the lock
-    if existing is not None:
-        return _replayed(existing, parcel_id, data.code)
     loaded = load(session, parcel)
     code = parse_scan(data.code)
+    event, product = _event(session, loaded, code, data)
     instead = _expected_instead(loaded)
-    state, answer = v.scan(loaded.state, _event(session, parcel, loaded, code, data), today=today)
-    product = _product(session, loaded, answer.sku)
-    now = now or utcnow()
-    scan = Scan(
-        parcel_id=parcel_id,
-        station_id=station.id,
+    state, answer = v.scan(loaded.state, event, today=today)
+    body = ScanAnswer(
+        scan_id=0,  # known after the insert; stored answers leave it out
         event_id=data.event_id,
-        code=data.code,
-        source=data.source,
         result=answer.result,
-        product_id=product.id if product else None,
+        ok=answer.result in GREEN,
+        sku=answer.sku,
         units=answer.units,
-        gtin=code.gtin,
-        lot=code.lot,
-        expiry=code.expiry,
-        serial=answer.serial,
-        recorded_at=data.recorded_at or now,
-        received_at=now,
+        message=_message(answer, code, state),
+        remaining=state.remaining,
+        lines=line_views(replace(loaded, state=state)),
+    ).model_dump(mode="json", exclude={"scan_id"})
+    now = now or utcnow()
+    scan_id = _insert_once(
+        session,
+        {
+            "parcel_id": parcel_id,
+            "station_id": station.id,
+            "event_id": data.event_id,
+            "code": data.code,
+            "source": data.source,
+            "result": answer.result,
+            "product_id": product.id if product else None,
+            "units": answer.units,
+            "gtin": code.gtin,
+            "lot": code.lot,
+            "expiry": code.expiry,
+            "serial": answer.serial,
+            "recorded_at": data.recorded_at or now,
+            "received_at": now,
+            "answer": body,
+        },
     )
-    try:
-        with session.begin_nested():
-            session.add(scan)
-    except IntegrityError:
-        # A twin of this event reached another parcel's lock first; its answer stands.
+    if scan_id is None:
+        # A twin of this event (sent to another parcel) got in first: its answer stands, and
+        # nothing of this one was written.
         winner = _existing(session, station, data.event_id)
         assert winner is not None
         return _replayed(winner, parcel_id, data.code)
-    loaded = save(session, parcel, loaded, state)
+    save(session, parcel, loaded, state)
     if answer.defect is not None:
-        instead = instead if answer.result == ScanResult.WRONG_ITEM else None
+        wrong = answer.result == ScanResult.WRONG_ITEM and instead is not None
         add_defect(
             session,
             parcel,
             answer.defect,
             product=product,
-            scan_id=scan.id,
-            expected_product_id=instead.id if instead else None,
+            scan_id=scan_id,
+            expected_product_id=instead.id if wrong and instead else None,
         )
-    scan.answer = ScanAnswer(
-        scan_id=scan.id,
-        event_id=data.event_id,
-        result=answer.result,
-        ok=answer.result in (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED),
-        sku=answer.sku,
-        units=answer.units,
-        message=_message(answer, code, state),
-        remaining=state.remaining,
-        lines=line_views(loaded),
-    ).model_dump(mode="json")
-    session.add(scan)
-    session.flush()
-    return scan.answer
-
-
-def _product(session: Session, loaded: Loaded, sku: str | None) -> Product | None:
-    if sku is None:
-        return None
-    if sku in loaded.products:
-        return loaded.products[sku]
-    return session.exec(select(Product).where(Product.sku == sku)).first()
+    return {"scan_id": scan_id, **body}

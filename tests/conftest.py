@@ -18,6 +18,8 @@ from api.main import create_app
 from api.migrate import upgrade
 from api.settings import normalize_database_url
 
+# Tests revoke keys and expect the next request to see it; the cache has tests of its own.
+os.environ["QC_AUTH_CACHE_SECONDS"] = "0"
 PG_URL = os.environ.get("QC_TEST_DATABASE_URL")
 ENGINES = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 OUTPUT = Path(os.environ.get("QC_TEST_OUTPUT", "test-output"))

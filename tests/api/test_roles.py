@@ -146,3 +146,23 @@ def test_me_says_who_the_key_belongs_to(client: TestClient, setup) -> None:
         "role": None,
     }
     assert client.get("/me", headers=world.auth("manager")).json()["role"] == "manager"
+
+
+def test_checked_keys_are_trusted_for_a_few_seconds(session: Session, monkeypatch) -> None:
+    from api.deps import KeyCache
+
+    world = make_world(session)
+    principal = authenticate(session=session, key=world.keys["support"])
+    clock = [1000.0]
+    monkeypatch.setattr("api.deps.time.monotonic", lambda: clock[0])
+    cache = KeyCache(ttl=10, size=2)
+    cache.put(world.keys["support"], principal)
+    assert cache.get(world.keys["support"]) == principal
+    assert cache.get(world.keys["admin"]) is None
+    clock[0] += 10.5
+    assert cache.get(world.keys["support"]) is None  # a revocation is seen within the TTL
+    cache.put("a", principal)
+    cache.put("b", principal)
+    cache.put("c", principal)  # full: it starts over rather than grow without bound
+    assert (cache.get("a"), cache.get("c")) == (None, principal)
+    assert KeyCache(ttl=0).get("a") is None
