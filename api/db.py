@@ -4,17 +4,24 @@ SQLite runs in WAL mode with foreign keys and a busy timeout. A write request be
 transaction with BEGIN IMMEDIATE: a deferred transaction that reads and then writes can fail at
 once with "database is locked" when another writer got in between, whatever the busy timeout;
 taking the write lock up front makes writers queue instead.
+
+Writers of one process queue on a Python lock taken just before BEGIN IMMEDIATE and released
+when the connection returns to the pool. SQLite's own wait is sleep-and-retry: under load the
+unlucky writers starve until the busy timeout fails them, while a lock hands over at once.
+(Several processes on one SQLite file still meet at the busy timeout: PostgreSQL is the
+production database.)
 """
 
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
@@ -49,14 +56,28 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, **kwargs: Any) -> Engi
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
+    gate, wait = threading.Lock(), busy_timeout_ms / 1000
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE":
+            if not gate.acquire(timeout=wait):
+                locked = sqlite3.OperationalError("database is locked: writers queued too long")
+                raise OperationalError("BEGIN IMMEDIATE", {}, locked)
+            conn.info["holds_gate"] = True
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+    def _release(_dbapi_conn: Any, record: Any, *_: Any) -> None:
+        if record.info.pop("holds_gate", False):
+            gate.release()
+
+    for moment in ("checkin", "invalidate", "close"):
+        event.listen(engine, moment, _release)
     return engine
 
 
+@lru_cache(maxsize=64)
 def writer(engine: Engine) -> Engine:
     """The same engine, but its transactions take SQLite's write lock when they begin."""
     if engine.dialect.name != "sqlite":
@@ -76,22 +97,6 @@ def session_for(engine: Engine, *, write: bool) -> Session:
     return Session(writer(engine) if write else engine, expire_on_commit=False)
 
 
-def write_gate(engine: Engine) -> AbstractContextManager[object]:
-    """What a write transaction passes through first: on SQLite, one writer at a time.
-
-    SQLite has one write lock; writers that find it taken sleep and retry, and under load the
-    unlucky ones starve until the busy timeout fails them. Queueing the process's writers on
-    a Python lock instead hands the database lock over at once, in order. (Several processes
-    on one SQLite file still meet at the busy timeout: PostgreSQL is the production database.)
-    """
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    return _sqlite_gates.setdefault(engine.url.render_as_string(), threading.Lock())
-
-
-_sqlite_gates: dict[str, threading.Lock] = {}
-
-
 def get_session(request: Request) -> Iterator[Session]:
     """The request's session: one transaction, committed when the route returns normally.
 
@@ -100,10 +105,7 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     engine: Engine = request.app.state.engine
     write = request.method in _WRITE_METHODS
-    with (
-        write_gate(engine) if write else nullcontext(),
-        session_for(engine, write=write) as session,
-    ):
+    with session_for(engine, write=write) as session:
         try:
             yield session
             session.commit()

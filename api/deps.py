@@ -1,12 +1,18 @@
-"""Typed dependencies: the session, the caller and their role, settings-derived policies."""
+"""Typed dependencies: the session, the caller and their role, settings-derived policies.
+
+Cheap dependencies are `async def`: FastAPI runs a plain `def` dependency in the threadpool,
+and every such hop costs GIL hand-overs and event-loop turns. Only what touches the
+database runs in a thread.
+"""
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -18,7 +24,13 @@ from qc.identity import Principal, authenticate, hash_key
 from qc.verification import WeightPolicy
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def current_settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A station key or a user key: `Bearer qc_…`")
 
 
@@ -47,7 +59,7 @@ class KeyCache:
         self._entries[hash_key(key)] = (time.monotonic() + self.ttl, principal)
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -57,7 +69,10 @@ def get_principal(
     cache: KeyCache = request.app.state.key_cache
     principal = cache.get(credentials.credentials)
     if principal is None:
-        principal = authenticate(session=session, key=credentials.credentials)
+        # In a thread: this may begin the request's (write) transaction, which can wait.
+        principal = await run_in_threadpool(
+            authenticate, session=session, key=credentials.credentials
+        )
         cache.put(credentials.credentials, principal)
     return principal
 
@@ -65,7 +80,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_station(principal: PrincipalDep) -> Principal:
+async def get_station(principal: PrincipalDep) -> Principal:
     if principal.kind != "station":
         raise Forbidden("only a packing station's key may do this", code="station_only")
     return principal
@@ -74,11 +89,11 @@ def get_station(principal: PrincipalDep) -> Principal:
 StationDep = Annotated[Principal, Depends(get_station)]
 
 
-def require(*roles: Role, station: bool = False) -> Callable[[Principal], Principal]:
+def require(*roles: Role, station: bool = False) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through users with one of `roles` (and stations, if `station`)."""
     names = ", ".join(r.value for r in roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.kind == "station" and station:
             return principal
         if principal.role not in roles:
@@ -98,7 +113,7 @@ ParcelReaderDep = Annotated[
 ]
 
 
-def get_weight_policy(settings: SettingsDep) -> WeightPolicy:
+async def get_weight_policy(settings: SettingsDep) -> WeightPolicy:
     return WeightPolicy(
         tare_g=settings.packaging_tare_g,
         tolerance_pct=settings.weight_tolerance_pct,
@@ -109,7 +124,7 @@ def get_weight_policy(settings: SettingsDep) -> WeightPolicy:
 WeightPolicyDep = Annotated[WeightPolicy, Depends(get_weight_policy)]
 
 
-def get_today(settings: SettingsDep) -> date:
+async def get_today(settings: SettingsDep) -> date:
     """The warehouse's date: what an expiry date is compared with."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
 

@@ -2,6 +2,7 @@
 
 import re
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, delete, select
 
 from qc.barcodes import ScannedCode, normalize_catalogue_code
@@ -139,6 +140,13 @@ def product_out(session: Session, product: Product) -> ProductOut:
     )
 
 
+_BY_CODES = (
+    select(Product, Barcode.pack_qty, Barcode.code)
+    .join(Barcode, col(Barcode.product_id) == Product.id)
+    .where(col(Barcode.code).in_(bindparam("codes", expanding=True)))
+)
+
+
 def resolve_code(
     session: Session, code: ScannedCode, *, by_sku: bool = False
 ) -> tuple[Product, int] | None:
@@ -150,11 +158,7 @@ def resolve_code(
     keys = code.lookup_keys
     if not keys:
         return None
-    rows = session.exec(
-        select(Product, Barcode.pack_qty, Barcode.code)
-        .join(Barcode, col(Barcode.product_id) == Product.id)
-        .where(col(Barcode.code).in_(keys))
-    ).all()
+    rows = session.exec(_BY_CODES, params={"codes": list(keys)}).all()
     if rows:
         best = min(rows, key=lambda row: keys.index(row[2]))
         return best[0], best[1]

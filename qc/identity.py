@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select, update
 
 from qc.audit import record_event
@@ -165,18 +166,21 @@ def rotate_key(*, session: Session, station: str | None = None, user: str | None
     return key
 
 
+_BY_KEY = (
+    select(ApiKey, Station, User)
+    .outerjoin(Station, col(ApiKey.station_id) == Station.id)
+    .outerjoin(User, col(ApiKey.user_id) == User.id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), col(ApiKey.revoked_at).is_(None))
+)
+
+
 def authenticate(*, session: Session, key: str) -> Principal:
     """The principal a bearer key belongs to.
 
     Raises:
         Unauthorized: the key is unknown or revoked.
     """
-    found = session.exec(
-        select(ApiKey, Station, User)
-        .outerjoin(Station, col(ApiKey.station_id) == Station.id)
-        .outerjoin(User, col(ApiKey.user_id) == User.id)
-        .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
-    ).first()
+    found = session.exec(_BY_KEY, params={"key_hash": hash_key(key)}).first()
     if found is None:
         raise Unauthorized("this key is unknown or revoked", code="invalid_key")
     _, station, user = found

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, replace
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from qc import verification as v
@@ -11,11 +12,21 @@ from qc.identity import Principal
 from qc.models import Defect, Order, Parcel, ParcelLine, Product, Station, User
 from qc.schemas import LineOut, ParcelOut
 
+# Statements on the scan path are built once: building one costs more than running it.
+_PARCEL = select(Parcel).where(Parcel.id == bindparam("parcel_id"))
+_PARCEL_LOCKED = _PARCEL.with_for_update()
+_LINES = (
+    select(ParcelLine, Product)
+    .join(Product, col(ParcelLine.product_id) == Product.id)
+    .where(ParcelLine.parcel_id == bindparam("parcel_id"))
+    .order_by(col(ParcelLine.id))
+)
+
 
 def find_parcel(session: Session, parcel_id: int, *, lock: bool = False) -> Parcel:
     """The parcel; with `lock`, locked for the rest of the transaction so changes queue."""
-    query = select(Parcel).where(Parcel.id == parcel_id)
-    parcel = session.exec(query.with_for_update() if lock else query).first()
+    query = _PARCEL_LOCKED if lock else _PARCEL
+    parcel = session.exec(query, params={"parcel_id": parcel_id}).first()
     if parcel is None:
         raise NotFound(f"no parcel {parcel_id}", code="parcel_not_found")
     return parcel
@@ -53,12 +64,7 @@ class Loaded:
 
 
 def load(session: Session, parcel: Parcel) -> Loaded:
-    rows = session.exec(
-        select(ParcelLine, Product)
-        .join(Product, col(ParcelLine.product_id) == Product.id)
-        .where(ParcelLine.parcel_id == parcel.id)
-        .order_by(col(ParcelLine.id))
-    ).all()
+    rows = session.exec(_LINES, params={"parcel_id": parcel.id}).all()
     lines = tuple(
         v.Line(p.sku, r.expected, r.kit_qty, r.accepted, r.damaged, r.short, p.weight_g)
         for r, p in rows

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -35,10 +35,23 @@ def _replayed(scan: Scan, parcel_id: int, code: str) -> dict[str, Any]:
     return {"scan_id": scan.id, **scan.answer}
 
 
+# The hot path's statements are built once: building one costs more than running it.
+_EXISTING = select(Scan).where(
+    Scan.station_id == bindparam("station_id"), Scan.event_id == bindparam("event_id")
+)
+_INSERT = {
+    "postgresql": postgresql.insert(Scan)
+    .on_conflict_do_nothing(index_elements=["station_id", "event_id"])
+    .returning(col(Scan.id)),
+    "sqlite": sqlite.insert(Scan)
+    .on_conflict_do_nothing(index_elements=["station_id", "event_id"])
+    .returning(col(Scan.id)),
+}
+
+
 def _existing(session: Session, station: Principal, event_id: str) -> Scan | None:
-    return session.exec(
-        select(Scan).where(Scan.station_id == station.id, Scan.event_id == event_id)
-    ).first()
+    params = {"station_id": station.id, "event_id": event_id}
+    return session.exec(_EXISTING, params=params).first()
 
 
 def _serial_taken(session: Session, product: Product | None, serial: str | None) -> bool:
@@ -115,16 +128,8 @@ def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
 
     On PostgreSQL a twin still in flight makes this wait for it, then yields to it.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(Scan).on_conflict_do_nothing(
-            index_elements=["station_id", "event_id"]
-        )
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(Scan).on_conflict_do_nothing(index_elements=["station_id", "event_id"])
-    else:
-        stmt = insert(Scan)
-    return session.execute(stmt.values(**values).returning(Scan.id)).scalar()
+    new_id: int | None = session.execute(_INSERT[session.get_bind().dialect.name], values).scalar()
+    return new_id
 
 
 def record_scan(
