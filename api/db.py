@@ -106,9 +106,14 @@ def get_session(request: Request) -> Iterator[Session]:
     engine: Engine = request.app.state.engine
     write = request.method in _WRITE_METHODS
     with session_for(engine, write=write) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        yield from committing(session)
+
+
+def committing(session: Session) -> Iterator[Session]:
+    """Yield the session; commit when the caller's block ends normally, roll back if it raises."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from qc.errors import QCError
@@ -68,6 +68,12 @@ def install(app: FastAPI) -> None:
     def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return JSONResponse(_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    def _unstorable(_request: Request, _exc: DataError) -> JSONResponse:
+        # A value the database refuses (a NUL character in text for PostgreSQL, say): the
+        # client sent it, and the request's transaction was rolled back.
+        return JSONResponse(_body("invalid_value", "a value in the request cannot be stored"), 400)
 
     @app.exception_handler(OperationalError)
     def _database(request: Request, exc: OperationalError) -> JSONResponse:

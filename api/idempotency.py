@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +85,25 @@ def run_once(
     session.add(record)
     session.flush()
     return JSONResponse(record.response, status)
+
+
+def once(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    key: str | None,
+    payload: BaseModel | None,
+    call: Callable[[], BaseModel],
+) -> JSONResponse:
+    """`run_once` for the common case: answer 200 with what `call` returns."""
+    return run_once(
+        session=session,
+        principal=principal,
+        key=key,
+        path=request.url.path,
+        payload=payload,
+        work=lambda: (200, call()),
+    )
 
 
 def _jsonable(body: BaseModel | dict[str, Any]) -> dict[str, Any]:

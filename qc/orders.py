@@ -25,9 +25,10 @@ def clean_order_code(text: str) -> str:
 
 def find_order(session: Session, code: str) -> Order:
     number = clean_order_code(code)
-    order = session.exec(select(Order).where(Order.number == number)).first()
+    printable = all(ord(c) >= 32 for c in number)  # no order is stored with control characters
+    order = session.exec(select(Order).where(Order.number == number)).first() if printable else None
     if order is None:
-        raise NotFound(f"no order {number}", code="order_not_found")
+        raise NotFound(f"no order {number!r}", code="order_not_found")
     return order
 
 

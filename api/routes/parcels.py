@@ -1,6 +1,6 @@
 """Packing: a station opens a parcel, scans into it, closes it; supervisors release or void it."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from api.deps import (
     client_ip,
 )
 from api.errors import ERROR_RESPONSES
-from api.idempotency import IdempotencyKey, run_once
+from api.idempotency import IdempotencyKey, once, run_once
 from qc import parcels
 from qc.errors import Forbidden
 from qc.parcel_detail import parcel_detail
@@ -39,10 +39,6 @@ from qc.schemas import (
 
 router = APIRouter(prefix="/parcels", tags=["packing"], responses=ERROR_RESPONSES)
 ParcelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _ok(body: Any) -> tuple[int, Any]:
-    return 200, body
 
 
 @router.post(
@@ -92,16 +88,14 @@ def damaged(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Flag scanned units as damaged: they stop counting until replaced."""
-    return run_once(
-        session=session,
-        principal=station,
-        key=key,
-        path=request.url.path,
-        payload=data,
-        work=lambda: _ok(
-            parcels.flag_damaged(
-                session=session, parcel_id=parcel_id, station=station, sku=data.sku, qty=data.qty
-            )
+    return once(
+        request,
+        session,
+        station,
+        key,
+        data,
+        lambda: parcels.flag_damaged(
+            session=session, parcel_id=parcel_id, station=station, sku=data.sku, qty=data.qty
         ),
     )
 
@@ -116,21 +110,19 @@ def short(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Declare units that ship short, with the reason."""
-    return run_once(
-        session=session,
-        principal=station,
-        key=key,
-        path=request.url.path,
-        payload=data,
-        work=lambda: _ok(
-            parcels.declare_short(
-                session=session,
-                parcel_id=parcel_id,
-                station=station,
-                sku=data.sku,
-                qty=data.qty,
-                reason=data.reason,
-            )
+    return once(
+        request,
+        session,
+        station,
+        key,
+        data,
+        lambda: parcels.declare_short(
+            session=session,
+            parcel_id=parcel_id,
+            station=station,
+            sku=data.sku,
+            qty=data.qty,
+            reason=data.reason,
         ),
     )
 
@@ -146,20 +138,18 @@ def weight(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Record the scale's reading; the answer says whether it matches what was scanned."""
-    return run_once(
-        session=session,
-        principal=station,
-        key=key,
-        path=request.url.path,
-        payload=data,
-        work=lambda: _ok(
-            parcels.record_weight(
-                session=session,
-                parcel_id=parcel_id,
-                station=station,
-                grams=data.grams,
-                policy=policy,
-            )
+    return once(
+        request,
+        session,
+        station,
+        key,
+        data,
+        lambda: parcels.record_weight(
+            session=session,
+            parcel_id=parcel_id,
+            station=station,
+            grams=data.grams,
+            policy=policy,
         ),
     )
 
@@ -174,16 +164,14 @@ def close(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Apply the verification rule: `passed`, or `held` with the defects that hold it."""
-    return run_once(
-        session=session,
-        principal=station,
-        key=key,
-        path=request.url.path,
-        payload=None,
-        work=lambda: _ok(
-            parcels.close_parcel(
-                session=session, parcel_id=parcel_id, station=station, policy=policy
-            )
+    return once(
+        request,
+        session,
+        station,
+        key,
+        None,
+        lambda: parcels.close_parcel(
+            session=session, parcel_id=parcel_id, station=station, policy=policy
         ),
     )
 
@@ -198,20 +186,18 @@ def override(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Release a held parcel (supervisor); the reason goes to the audit log."""
-    return run_once(
-        session=session,
-        principal=user,
-        key=key,
-        path=request.url.path,
-        payload=data,
-        work=lambda: _ok(
-            parcels.override_hold(
-                session=session,
-                parcel_id=parcel_id,
-                user=user,
-                reason=data.reason,
-                ip=client_ip(request),
-            )
+    return once(
+        request,
+        session,
+        user,
+        key,
+        data,
+        lambda: parcels.override_hold(
+            session=session,
+            parcel_id=parcel_id,
+            user=user,
+            reason=data.reason,
+            ip=client_ip(request),
         ),
     )
 
@@ -226,20 +212,18 @@ def void(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Abandon a parcel that is packing or held (supervisor), so its order can be packed again."""
-    return run_once(
-        session=session,
-        principal=user,
-        key=key,
-        path=request.url.path,
-        payload=data,
-        work=lambda: _ok(
-            parcels.void_parcel(
-                session=session,
-                parcel_id=parcel_id,
-                user=user,
-                reason=data.reason,
-                ip=client_ip(request),
-            )
+    return once(
+        request,
+        session,
+        user,
+        key,
+        data,
+        lambda: parcels.void_parcel(
+            session=session,
+            parcel_id=parcel_id,
+            user=user,
+            reason=data.reason,
+            ip=client_ip(request),
         ),
     )
 
@@ -254,19 +238,17 @@ def ship(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Mark a passed parcel as handed to the carrier."""
-    return run_once(
-        session=session,
-        principal=station,
-        key=key,
-        path=request.url.path,
-        payload=data,
-        work=lambda: _ok(
-            parcels.ship_parcel(
-                session=session,
-                parcel_id=parcel_id,
-                station=station,
-                tracking_number=data.tracking_number,
-            )
+    return once(
+        request,
+        session,
+        station,
+        key,
+        data,
+        lambda: parcels.ship_parcel(
+            session=session,
+            parcel_id=parcel_id,
+            station=station,
+            tracking_number=data.tracking_number,
         ),
     )
 

@@ -202,3 +202,14 @@ def test_opening_with_unknown_order_or_badge(client: TestClient, world: World) -
         "/parcels", json={"order": "1001", "packer": "P-999"}, headers=world.auth("station")
     )
     assert (unknown_badge.status_code, unknown_badge.json()["error"]) == (404, "unknown_badge")
+
+
+def test_nul_characters_are_refused_on_every_engine(client: TestClient, world: World) -> None:
+    named = client.put("/products/X", json={"name": "a\x00b"}, headers=world.auth("admin"))
+    assert (named.status_code, named.json()["error"]) == (422, "invalid_request")
+    looked_up = client.get("/orders/%00", headers=world.auth("admin"))
+    assert (looked_up.status_code, looked_up.json()["error"]) == (404, "order_not_found")
+    scanned = client.post(
+        "/parcels", json={"order": "1001\x00", "packer": "P-001"}, headers=world.auth("station")
+    )
+    assert scanned.status_code == 422

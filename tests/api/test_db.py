@@ -101,3 +101,20 @@ def test_a_locked_database_is_a_503_with_retry_after(sqlite_engine) -> None:
     assert response.status_code == 503
     assert response.json()["error"] == "database_busy"
     assert response.headers["retry-after"] == "1"
+
+
+def test_a_value_the_database_refuses_is_a_400(
+    client, session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import DataError
+
+    from tests.factories import make_world
+
+    world = make_world(session)
+
+    def refuse(**_: object) -> None:
+        raise DataError("INSERT", {}, Exception("value cannot be stored"))
+
+    monkeypatch.setattr("api.routes.catalogue.catalogue.upsert_product", refuse)
+    response = client.put("/products/X", json={"name": "x"}, headers=world.auth("admin"))
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_value")

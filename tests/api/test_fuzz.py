@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api.db import get_session, make_engine
 from api.main import create_app
+from tests.conftest import nested_in
 from tests.factories import World, make_world
 
 EXAMPLES = 25
@@ -44,19 +45,8 @@ def caller_for(method: str, path: str) -> str:
 
 @pytest.fixture
 def fuzzed_app(engine: Engine, connection: Connection) -> Iterator[None]:
-    def nested_session() -> Iterator[Session]:
-        with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as s:
-            try:
-                yield s
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
-
     APP.state.engine = engine
-    APP.dependency_overrides[get_session] = nested_session
+    APP.dependency_overrides[get_session] = nested_in(connection)
     yield
     APP.dependency_overrides.clear()
 
