@@ -102,6 +102,11 @@ def run(url: str, scans: int) -> list[tuple[str, str, float, float]]:
             ("SELECT 1", name, statistics.median(samples), statistics.quantiles(samples, n=100)[98])
         )
     engine.dispose()
+    if url.startswith("postgresql"):
+        admin = make_engine(url.split("?")[0])
+        with admin.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA qc_bench_service CASCADE")
+        admin.dispose()
     return rows
 
 

@@ -25,38 +25,52 @@ ENGINES = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 OUTPUT = Path(os.environ.get("QC_TEST_OUTPUT", "test-output"))
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def _schema(prefix: str) -> str:
+    """A schema name of this run and worker: parallel workers, and runs side by side, never meet."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+    return f"{prefix}_{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}".lower()
 
 
-def postgres_url(prefix: str = "qc_test") -> str:
-    """An empty schema of its own for this test worker, so parallel workers never meet."""
+def _in_postgres(*statements: str) -> None:
     assert PG_URL is not None
-    base = normalize_database_url(PG_URL)
-    schema = f"{prefix}_{_worker()}"
-    admin = make_engine(base)
+    admin = make_engine(normalize_database_url(PG_URL))
     try:
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # CI must fail, not skip, when PostgreSQL is configured but down
+            for statement in statements:
+                conn.execute(text(statement))
+    except Exception as exc:  # CI must fail, not skip, when PostgreSQL is configured but unusable
         pytest.fail(
-            f"QC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", pytrace=False
+            f"QC_TEST_DATABASE_URL is set but PostgreSQL cannot be used: {exc}", pytrace=False
         )
     finally:
         admin.dispose()
-    joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}options=-csearch_path%3D{schema}"
+
+
+def postgres_url(prefix: str = "qc_test") -> str:
+    """The URL of a new, empty schema of this test worker's own."""
+    assert PG_URL is not None
+    schema = _schema(prefix)
+    _in_postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"')
+    base = normalize_database_url(PG_URL)
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+def drop_postgres_schema(prefix: str = "qc_test") -> None:
+    _in_postgres(f'DROP SCHEMA IF EXISTS "{_schema(prefix)}" CASCADE')
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "postgres":
         url = postgres_url()
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'qc.db'}"
     upgrade(url)
-    return url
+    yield url
+    if request.param == "postgres":
+        drop_postgres_schema()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 import qc.models  # noqa: F401  (the tables)
 from api.db import make_engine
 from api.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL, postgres_url
+from tests.conftest import PG_URL, drop_postgres_schema, postgres_url
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -90,6 +90,7 @@ def test_sqlite_and_postgresql_get_the_same_schema(tmp_path) -> None:
     finally:
         for e in engines:
             e.dispose()
+        drop_postgres_schema("qc_schema")
 
 
 def test_downgrade_to_base_and_up_again(tmp_path) -> None:
