@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from api.db import get_session
+from api.db import SessionFactory, get_session
 from api.settings import Settings, get_settings
 from qc.enums import Role
 from qc.errors import Forbidden, Unauthorized
@@ -59,9 +59,14 @@ class KeyCache:
         self._entries[hash_key(key)] = (time.monotonic() + self.ttl, principal)
 
 
+def _look_up(sessions: SessionFactory, key: str) -> Principal:
+    """A key's owner, read in a short session of its own: not the request's (write) one."""
+    with sessions(False) as session:
+        return authenticate(session=session, key=key)
+
+
 async def get_principal(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
@@ -69,9 +74,8 @@ async def get_principal(
     cache: KeyCache = request.app.state.key_cache
     principal = cache.get(credentials.credentials)
     if principal is None:
-        # In a thread: this may begin the request's (write) transaction, which can wait.
         principal = await run_in_threadpool(
-            authenticate, session=session, key=credentials.credentials
+            _look_up, request.app.state.sessions, credentials.credentials
         )
         cache.put(credentials.credentials, principal)
     return principal

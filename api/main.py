@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import errors
-from api.db import get_engine
+from api.db import get_engine, session_factory
 from api.deps import KeyCache
 from api.routes import catalogue, ops, parcels
 from api.settings import get_settings
@@ -24,6 +24,7 @@ supervisor releases it. Authenticate with `Authorization: Bearer <key>` (keys co
 def create_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="Packing QC", version="1.0.0", description=DESCRIPTION)
     app.state.engine = engine if engine is not None else get_engine()
+    app.state.sessions = session_factory(app.state.engine)
     app.state.key_cache = KeyCache(ttl=get_settings().auth_cache_seconds)
     errors.install(app)
     app.include_router(ops.router)

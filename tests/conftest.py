@@ -5,7 +5,7 @@ leave the tables empty behind them.
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, SQLModel
 
-from api.db import committing, get_session, make_engine
+from api.db import make_engine
 from api.main import create_app
 from api.migrate import upgrade
 from api.settings import normalize_database_url
@@ -88,30 +88,15 @@ def connection(engine: Engine) -> Iterator[Connection]:
         outer.rollback()
 
 
-def _session(connection: Connection) -> Session:
+def nested_session(connection: Connection) -> Session:
     return Session(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
 
 
-def request_session(connection: Connection) -> Iterator[Session]:
-    """A request's session nested in the test's transaction: its commit is a savepoint's."""
-    with _session(connection) as session:
-        yield from committing(session)
-
-
-def nested_in(connection: Connection) -> Callable[[], Iterator[Session]]:
-    """A stand-in for api.db.get_session whose sessions nest in the test's transaction."""
-
-    def get_nested_session() -> Iterator[Session]:  # a generator function, as FastAPI needs
-        yield from request_session(connection)
-
-    return get_nested_session
-
-
 @pytest.fixture
 def session(connection: Connection) -> Iterator[Session]:
-    with _session(connection) as session:
+    with nested_session(connection) as session:
         yield session
 
 
@@ -120,7 +105,7 @@ def client(engine: Engine, connection: Connection) -> Iterator[TestClient]:
     """The app, in process, with each request's transaction nested in the test's own."""
     app = create_app(engine=engine)
 
-    app.dependency_overrides[get_session] = nested_in(connection)
+    app.state.sessions = lambda write: nested_session(connection)
     with TestClient(
         app, base_url="http://testserver/api/v1", raise_server_exceptions=False
     ) as client:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from api.db import in_transaction
 from api.deps import (
     ParcelReaderDep,
     SessionDep,
@@ -68,12 +69,16 @@ def open_parcel(
 
 
 @router.post("/{parcel_id}/scans", response_model=ScanAnswer)
-def scan(
-    parcel_id: ParcelId, data: ScanIn, session: SessionDep, station: StationDep, today: TodayDep
+async def scan(
+    parcel_id: ParcelId, data: ScanIn, request: Request, station: StationDep, today: TodayDep
 ) -> JSONResponse:
     """Answer one scan. The same `event_id` again returns the first answer and records nothing."""
-    answer = record_scan(
-        session=session, parcel_id=parcel_id, station=station, data=data, today=today
+    # The hot path: the whole transaction in one worker thread (see api.db.in_transaction).
+    answer = await in_transaction(
+        request,
+        lambda session: record_scan(
+            session=session, parcel_id=parcel_id, station=station, data=data, today=today
+        ),
     )
     return JSONResponse(answer)
 

@@ -86,15 +86,19 @@ def test_a_locked_database_is_a_503_with_retry_after(sqlite_engine) -> None:
     from fastapi.testclient import TestClient
 
     from api.main import create_app
+    from qc.enums import Role
+    from qc.identity import add_user
 
+    with session_for(sqlite_engine, write=True) as session:
+        _, key = add_user(session=session, name="Ada", role=Role.ADMIN)
+        session.commit()
     holder = session_for(sqlite_engine, write=True)
-    holder.execute(text("SELECT 1"))
+    holder.execute(text("SELECT 1"))  # a writer that keeps the lock past the busy timeout
     try:
-        with TestClient(
-            create_app(engine=sqlite_engine), base_url="http://testserver/api/v1"
-        ) as client:
+        app = create_app(engine=sqlite_engine)
+        with TestClient(app, base_url="http://testserver/api/v1") as client:
             response = client.put(
-                "/products/X", json={"name": "x"}, headers={"Authorization": "Bearer x"}
+                "/products/X", json={"name": "x"}, headers={"Authorization": f"Bearer {key}"}
             )
     finally:
         holder.close()

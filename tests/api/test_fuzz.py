@@ -6,8 +6,6 @@ Schemathesis' pytest plugin (`from_fixture`) does not run under pytest 9, so eac
 Hypothesis strategy is driven here directly, inside an ordinary database test.
 """
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -15,9 +13,9 @@ from schemathesis import checks
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
-from api.db import get_session, make_engine
+from api.db import make_engine
 from api.main import create_app
-from tests.conftest import nested_in
+from tests.conftest import nested_session
 from tests.factories import World, make_world
 
 EXAMPLES = 25
@@ -44,11 +42,9 @@ def caller_for(method: str, path: str) -> str:
 
 
 @pytest.fixture
-def fuzzed_app(engine: Engine, connection: Connection) -> Iterator[None]:
+def fuzzed_app(engine: Engine, connection: Connection) -> None:
     APP.state.engine = engine
-    APP.dependency_overrides[get_session] = nested_in(connection)
-    yield
-    APP.dependency_overrides.clear()
+    APP.state.sessions = lambda write: nested_session(connection)
 
 
 def test_every_operation_is_fuzzed() -> None:
