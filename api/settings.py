@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     timezone: str = Field(default="UTC", description="The warehouse's time zone (IANA name).")
 
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        default="normal", description="full: sync the disk on every commit (survives a power cut)."
+    )
     auth_cache_seconds: float = Field(
         default=10,
         ge=0,

@@ -20,11 +20,16 @@ def sqlite_engine(tmp_path: Path):
     engine.dispose()
 
 
-def test_pragmas(sqlite_engine) -> None:
+def test_pragmas(sqlite_engine, tmp_path: Path) -> None:
     with sqlite_engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    full = make_engine(f"sqlite:///{tmp_path / 'full.db'}", sqlite_synchronous="full")
+    with full.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    full.dispose()
 
 
 def test_foreign_keys_are_enforced(sqlite_engine) -> None:
