@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, delete, select
 
 from qc.catalogue import products_by_sku
-from qc.enums import ParcelStatus
 from qc.errors import Conflict, InvalidInput, NotFound
 from qc.models import KitComponent, Order, OrderLine, Parcel, Product, utcnow
 from qc.schemas import OrderIn, OrderLineOut, OrderOut
@@ -130,7 +129,3 @@ def expected_units(session: Session, order: Order) -> list[ExpectedUnits]:
             entry.expected += qty * per_kit
             entry.kit_qty += qty * per_kit
     return list(units.values())
-
-
-def is_packed(status: str) -> bool:
-    return status in (ParcelStatus.PASSED, ParcelStatus.SHIPPED)

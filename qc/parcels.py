@@ -150,6 +150,24 @@ def close_parcel(
     )
 
 
+def _supervised(
+    session: Session, parcel: Parcel, user: Principal, action: str, reason: str, ip: str | None
+) -> ParcelOut:
+    """Finish a supervisor's action: its reason goes to the audit log with the change."""
+    assert parcel.id is not None
+    record_event(
+        session,
+        actor=user.label,
+        action=action,
+        object_type="parcel",
+        object_id=parcel.id,
+        detail={"reason": reason},
+        ip=ip,
+    )
+    session.flush()
+    return parcel_out(session, parcel)
+
+
 def override_hold(
     *, session: Session, parcel_id: int, user: Principal, reason: str, ip: str | None
 ) -> ParcelOut:
@@ -160,17 +178,7 @@ def override_hold(
     parcel.status = ParcelStatus.PASSED
     session.add(parcel)
     session.add(Override(parcel_id=parcel_id, user_id=user.id, reason=reason))
-    record_event(
-        session,
-        actor=user.label,
-        action="parcel.override",
-        object_type="parcel",
-        object_id=parcel_id,
-        detail={"reason": reason},
-        ip=ip,
-    )
-    session.flush()
-    return parcel_out(session, parcel)
+    return _supervised(session, parcel, user, "parcel.override", reason, ip)
 
 
 def void_parcel(
@@ -185,17 +193,7 @@ def void_parcel(
         )
     parcel.status, parcel.live_order_id, parcel.closed_at = ParcelStatus.VOIDED, None, utcnow()
     session.add(parcel)
-    record_event(
-        session,
-        actor=user.label,
-        action="parcel.void",
-        object_type="parcel",
-        object_id=parcel_id,
-        detail={"reason": reason},
-        ip=ip,
-    )
-    session.flush()
-    return parcel_out(session, parcel)
+    return _supervised(session, parcel, user, "parcel.void", reason, ip)
 
 
 def ship_parcel(
