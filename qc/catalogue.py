@@ -1,7 +1,10 @@
 """Products, their barcodes and kits; and reading a scanned code back to a product."""
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, delete, select
 
@@ -140,16 +143,45 @@ def product_out(session: Session, product: Product) -> ProductOut:
     )
 
 
+@dataclass(frozen=True)
+class ProductRef:
+    """A product as packing needs it: read as a plain row on the scan path."""
+
+    id: int
+    sku: str
+    name: str
+    weight_g: int | None
+    requires_serial: bool
+
+
+PRODUCT_COLUMNS = (
+    col(Product.id),
+    col(Product.sku),
+    col(Product.name),
+    col(Product.weight_g),
+    col(Product.requires_serial),
+)
+
+
+def product_ref(row: Any) -> ProductRef:
+    """A `ProductRef` from a row that holds PRODUCT_COLUMNS under their names."""
+    return ProductRef(row.id, row.sku, row.name, row.weight_g, row.requires_serial)
+
+
+# Built once: the scan path runs these on every scan.
 _BY_CODES = (
-    select(Product, Barcode.pack_qty, Barcode.code)
+    sa.select(*PRODUCT_COLUMNS, col(Barcode.pack_qty), col(Barcode.code))
     .join(Barcode, col(Barcode.product_id) == Product.id)
     .where(col(Barcode.code).in_(bindparam("codes", expanding=True)))
+)
+_BY_SKU = sa.select(*PRODUCT_COLUMNS).where(
+    col(Product.sku) == bindparam("sku"), col(Product.is_kit).is_(False)
 )
 
 
 def resolve_code(
     session: Session, code: ScannedCode, *, by_sku: bool = False
-) -> tuple[Product, int] | None:
+) -> tuple[ProductRef, int] | None:
     """The product a scanned code stands for and how many units it counts, or None.
 
     GS1 codes are looked up by every GTIN reading; others as typed. A code typed in by hand
@@ -158,14 +190,13 @@ def resolve_code(
     keys = code.lookup_keys
     if not keys:
         return None
-    rows = session.exec(_BY_CODES, params={"codes": list(keys)}).all()
+    connection = session.connection()
+    rows = connection.execute(_BY_CODES, {"codes": list(keys)}).all()
     if rows:
-        best = min(rows, key=lambda row: keys.index(row[2]))
-        return best[0], best[1]
+        best = min(rows, key=lambda row: keys.index(row.code))
+        return product_ref(best), best.pack_qty
     if by_sku:
-        typed = session.exec(
-            select(Product).where(Product.sku == code.text, col(Product.is_kit).is_(False))
-        ).first()
+        typed = connection.execute(_BY_SKU, {"sku": code.text}).first()
         if typed is not None:
-            return typed, 1
+            return product_ref(typed), 1
     return None

@@ -9,24 +9,25 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+import sqlalchemy as sa
+from sqlalchemy import Row, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from qc import verification as v
 from qc.barcodes import ScannedCode, parse_scan
-from qc.catalogue import resolve_code
+from qc.catalogue import ProductRef, resolve_code
 from qc.enums import ParcelStatus, ScanResult, ScanSource
 from qc.errors import Conflict
 from qc.identity import Principal
-from qc.models import Parcel, Product, Scan, utcnow
-from qc.parcel_state import Loaded, add_defect, line_views, load, save, station_parcel
+from qc.models import Parcel, Scan, utcnow
+from qc.parcel_state import Loaded, add_defect, line_views, load, save, station_parcel_row
 from qc.schemas import ScanAnswer, ScanIn
 
 GREEN = (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED)
 
 
-def _replayed(scan: Scan, parcel_id: int, code: str) -> dict[str, Any]:
+def _replayed(scan: Row[Any], parcel_id: int, code: str) -> dict[str, Any]:
     if scan.parcel_id != parcel_id or scan.code != code:
         raise Conflict(
             f"event {scan.event_id} was already used for another scan (parcel {scan.parcel_id})",
@@ -35,9 +36,23 @@ def _replayed(scan: Scan, parcel_id: int, code: str) -> dict[str, Any]:
     return {"scan_id": scan.id, **scan.answer}
 
 
-# The hot path's statements are built once: building one costs more than running it.
-_EXISTING = select(Scan).where(
-    Scan.station_id == bindparam("station_id"), Scan.event_id == bindparam("event_id")
+# The hot path's statements are built once: building one costs more than running it. They run
+# on the session's connection as Core statements, with no ORM objects to track.
+_EXISTING = sa.select(
+    col(Scan.id), col(Scan.parcel_id), col(Scan.code), col(Scan.event_id), col(Scan.answer)
+).where(
+    col(Scan.station_id) == bindparam("station_id"), col(Scan.event_id) == bindparam("event_id")
+)
+_SERIAL_TAKEN = (
+    sa.select(col(Scan.id))
+    .join(Parcel, col(Scan.parcel_id) == Parcel.id)
+    .where(
+        col(Scan.product_id) == bindparam("product_id"),
+        col(Scan.serial) == bindparam("serial"),
+        col(Scan.result) == ScanResult.ACCEPTED,
+        col(Parcel.status) != ParcelStatus.VOIDED,
+    )
+    .limit(1)
 )
 _INSERT = {
     "postgresql": postgresql.insert(Scan)
@@ -49,36 +64,27 @@ _INSERT = {
 }
 
 
-def _existing(session: Session, station: Principal, event_id: str) -> Scan | None:
+def _existing(session: Session, station: Principal, event_id: str) -> Row[Any] | None:
     params = {"station_id": station.id, "event_id": event_id}
-    return session.exec(_EXISTING, params=params).first()
+    return session.connection().execute(_EXISTING, params).first()
 
 
-def _serial_taken(session: Session, product: Product | None, serial: str | None) -> bool:
+def _serial_taken(session: Session, product: ProductRef | None, serial: str | None) -> bool:
     """Whether this serial of this product was accepted in any parcel that is not voided."""
     if product is None or serial is None:
         return False
-    taken = session.exec(
-        select(Scan.id)
-        .join(Parcel, col(Scan.parcel_id) == Parcel.id)
-        .where(
-            Scan.product_id == product.id,
-            Scan.serial == serial,
-            Scan.result == ScanResult.ACCEPTED,
-            Parcel.status != ParcelStatus.VOIDED,
-        )
-    )
-    return taken.first() is not None
+    params = {"product_id": product.id, "serial": serial}
+    return session.connection().execute(_SERIAL_TAKEN, params).first() is not None
 
 
 def _event(
     session: Session, loaded: Loaded, code: ScannedCode, data: ScanIn
-) -> tuple[v.ScanEvent, Product | None]:
+) -> tuple[v.ScanEvent, ProductRef | None]:
     """The scan as the verification rule sees it, and the product the code names, if any."""
     found = resolve_code(session, code, by_sku=data.source == ScanSource.MANUAL)
     item = None if found is None else v.Item(found[0].sku, found[1], found[0].requires_serial)
     gs1 = code.gtin is not None or code.sscc is not None or code.lot is not None
-    product: Product | None
+    product: ProductRef | None
     serial: str | None
     if found is None and loaded.state.pending_serial and not gs1:
         product, serial = loaded.products[loaded.state.pending_serial], code.text
@@ -117,7 +123,7 @@ def _message(answer: v.Answer, code: ScannedCode, state: v.ParcelState) -> str:
             return f"Unknown code {code.text[:40]} — not in the catalogue"
 
 
-def _expected_instead(loaded: Loaded) -> Product | None:
+def _expected_instead(loaded: Loaded) -> ProductRef | None:
     """For a wrong item: the SKU the packer meant to pick, when only one is still to pick."""
     pending = [line.sku for line in loaded.state.lines if line.remaining]
     return loaded.products[pending[0]] if len(pending) == 1 else None
@@ -128,7 +134,8 @@ def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
 
     On PostgreSQL a twin still in flight makes this wait for it, then yields to it.
     """
-    new_id: int | None = session.execute(_INSERT[session.get_bind().dialect.name], values).scalar()
+    connection = session.connection()
+    new_id: int | None = connection.execute(_INSERT[connection.dialect.name], values).scalar()
     return new_id
 
 
@@ -150,7 +157,7 @@ def record_scan(
     existing = _existing(session, station, data.event_id)
     if existing is not None:
         return _replayed(existing, parcel_id, data.code)
-    parcel = station_parcel(session, parcel_id, station, ParcelStatus.PACKING)
+    parcel = station_parcel_row(session, parcel_id, station, ParcelStatus.PACKING)
     loaded = load(session, parcel)
     code = parse_scan(data.code)
     event, product = _event(session, loaded, code, data)
