@@ -128,10 +128,12 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
-    """Run `work` and commit its transaction in one worker thread; for the hot path.
+    """Run `work` and commit its transaction in one worker thread; every write route does.
 
     The same contract as `get_session` (committed before the answer is sent, rolled back on
     error) without the two extra thread hand-overs a `yield` dependency costs each request.
+    Above all, no lock (SQLite's write slot, a PostgreSQL row lock) stays held while the
+    request waits for the event loop between hand-overs, where other requests queue behind it.
     """
     sessions: SessionFactory = request.app.state.sessions
 

@@ -15,9 +15,12 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from api.db import in_transaction
 from qc.errors import Conflict
 from qc.identity import Principal
 from qc.models import IdempotencyRecord
+
+Work = Callable[[Session], tuple[int, BaseModel | dict[str, Any]]]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -53,18 +56,16 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
     )
 
 
-def run_once(
-    *,
+def _run_once(
     session: Session,
     principal: Principal,
     key: str | None,
     path: str,
     payload: BaseModel | None,
-    work: Callable[[], tuple[int, BaseModel | dict[str, Any]]],
+    work: Work,
 ) -> JSONResponse:
-    """Do `work` once per (caller, key); without a key, just do it."""
     if key is None:
-        status, body = work()
+        status, body = work(session)
         return JSONResponse(_jsonable(body), status)
     fingerprint = _fingerprint(path, payload)
     record = _stored(session, principal, key)
@@ -80,30 +81,39 @@ def run_once(
         winner = _stored(session, principal, key)
         assert winner is not None
         return _replay(winner, fingerprint)
-    status, body = work()
+    status, body = work(session)
     record.status_code, record.response = status, _jsonable(body)
     session.add(record)
     session.flush()
     return JSONResponse(record.response, status)
 
 
-def once(
+async def run_once(
     request: Request,
-    session: Session,
     principal: Principal,
     key: str | None,
     payload: BaseModel | None,
-    call: Callable[[], BaseModel],
+    work: Work,
+) -> JSONResponse:
+    """Do `work` in the request's transaction once per (caller, key); without a key, just do it.
+
+    `work` returns (status, body). The whole transaction runs in one worker thread.
+    """
+    path = request.url.path
+    return await in_transaction(
+        request, lambda session: _run_once(session, principal, key, path, payload, work)
+    )
+
+
+async def once(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    payload: BaseModel | None,
+    call: Callable[[Session], BaseModel],
 ) -> JSONResponse:
     """`run_once` for the common case: answer 200 with what `call` returns."""
-    return run_once(
-        session=session,
-        principal=principal,
-        key=key,
-        path=request.url.path,
-        payload=payload,
-        work=lambda: (200, call()),
-    )
+    return await run_once(request, principal, key, payload, lambda session: (200, call(session)))
 
 
 def _jsonable(body: BaseModel | dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Products and orders, pushed in by the shop or WMS."""
+"""Products and orders, pushed in by the shop or WMS. Writes run in one worker thread."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
+from sqlmodel import Session
 
+from api.db import in_transaction
 from api.deps import AdminDep, CatalogueReaderDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from qc import catalogue, orders
@@ -20,13 +22,18 @@ NumberPath = Annotated[str, Path(min_length=1, max_length=64)]
     response_model=ProductOut,
     responses={201: {"model": ProductOut, "description": "Created"}},
 )
-def put_product(
-    sku: SkuPath, data: ProductIn, session: SessionDep, _: AdminDep, response: Response
+async def put_product(
+    sku: SkuPath, data: ProductIn, request: Request, _: AdminDep, response: Response
 ) -> ProductOut:
     """Create (201) or replace (200) a product with its barcodes, or a kit with its components."""
-    product, created = catalogue.upsert_product(session=session, sku=sku, data=data)
+
+    def work(session: Session) -> tuple[bool, ProductOut]:
+        product, created = catalogue.upsert_product(session=session, sku=sku, data=data)
+        return created, catalogue.product_out(session, product)
+
+    created, product = await in_transaction(request, work)
     response.status_code = 201 if created else 200
-    return catalogue.product_out(session, product)
+    return product
 
 
 @router.get("/products/{sku}", response_model=ProductOut)
@@ -39,13 +46,18 @@ def get_product(sku: SkuPath, session: SessionDep, _: CatalogueReaderDep) -> Pro
     response_model=OrderOut,
     responses={201: {"model": OrderOut, "description": "Created"}},
 )
-def put_order(
-    number: NumberPath, data: OrderIn, session: SessionDep, _: AdminDep, response: Response
+async def put_order(
+    number: NumberPath, data: OrderIn, request: Request, _: AdminDep, response: Response
 ) -> OrderOut:
     """Create (201) or replace (200) an order; 409 once packing has started."""
-    order, created = orders.upsert_order(session=session, number=number, data=data)
+
+    def work(session: Session) -> tuple[bool, OrderOut]:
+        order, created = orders.upsert_order(session=session, number=number, data=data)
+        return created, orders.order_out(session, order)
+
+    created, order = await in_transaction(request, work)
     response.status_code = 201 if created else 200
-    return orders.order_out(session, order)
+    return order
 
 
 @router.get("/orders/{number}", response_model=OrderOut)

@@ -1,9 +1,14 @@
-"""Packing: a station opens a parcel, scans into it, closes it; supervisors release or void it."""
+"""Packing: a station opens a parcel, scans into it, closes it; supervisors release or void it.
+
+Every write runs its whole transaction in one worker thread (`api.db.in_transaction`): no lock
+or SQLite write slot is held while the request waits for the event loop between thread hops.
+"""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from api.db import in_transaction
 from api.deps import (
@@ -48,24 +53,18 @@ ParcelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
     response_model=ParcelOut,
     responses={200: {"model": ParcelOut, "description": "This station's open parcel, resumed"}},
 )
-def open_parcel(
-    data: ParcelOpen,
-    request: Request,
-    session: SessionDep,
-    station: StationDep,
-    key: IdempotencyKey = None,
+async def open_parcel(
+    data: ParcelOpen, request: Request, station: StationDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Open a parcel for the scanned packing slip; the same station scanning it again resumes it."""
 
-    def work() -> tuple[int, ParcelOut]:
+    def work(session: Session) -> tuple[int, ParcelOut]:
         parcel, created = parcels.open_parcel(
             session=session, station=station, order_code=data.order, packer_badge=data.packer
         )
         return (201 if created else 200), parcel
 
-    return run_once(
-        session=session, principal=station, key=key, path=request.url.path, payload=data, work=work
-    )
+    return await run_once(request, station, key, data, work)
 
 
 @router.post("/{parcel_id}/scans", response_model=ScanAnswer)
@@ -73,7 +72,6 @@ async def scan(
     parcel_id: ParcelId, data: ScanIn, request: Request, station: StationDep, today: TodayDep
 ) -> JSONResponse:
     """Answer one scan. The same `event_id` again returns the first answer and records nothing."""
-    # The hot path: the whole transaction in one worker thread (see api.db.in_transaction).
     answer = await in_transaction(
         request,
         lambda session: record_scan(
@@ -84,44 +82,40 @@ async def scan(
 
 
 @router.post("/{parcel_id}/damaged", response_model=ParcelOut)
-def damaged(
+async def damaged(
     parcel_id: ParcelId,
     data: DamagedIn,
     request: Request,
-    session: SessionDep,
     station: StationDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Flag scanned units as damaged: they stop counting until replaced."""
-    return once(
+    return await once(
         request,
-        session,
         station,
         key,
         data,
-        lambda: parcels.flag_damaged(
+        lambda session: parcels.flag_damaged(
             session=session, parcel_id=parcel_id, station=station, sku=data.sku, qty=data.qty
         ),
     )
 
 
 @router.post("/{parcel_id}/short", response_model=ParcelOut)
-def short(
+async def short(
     parcel_id: ParcelId,
     data: ShortIn,
     request: Request,
-    session: SessionDep,
     station: StationDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Declare units that ship short, with the reason."""
-    return once(
+    return await once(
         request,
-        session,
         station,
         key,
         data,
-        lambda: parcels.declare_short(
+        lambda session: parcels.declare_short(
             session=session,
             parcel_id=parcel_id,
             station=station,
@@ -133,23 +127,21 @@ def short(
 
 
 @router.post("/{parcel_id}/weight", response_model=WeightOut)
-def weight(
+async def weight(
     parcel_id: ParcelId,
     data: WeightIn,
     request: Request,
-    session: SessionDep,
     station: StationDep,
     policy: WeightPolicyDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Record the scale's reading; the answer says whether it matches what was scanned."""
-    return once(
+    return await once(
         request,
-        session,
         station,
         key,
         data,
-        lambda: parcels.record_weight(
+        lambda session: parcels.record_weight(
             session=session,
             parcel_id=parcel_id,
             station=station,
@@ -160,96 +152,82 @@ def weight(
 
 
 @router.post("/{parcel_id}/close", response_model=CloseOut)
-def close(
+async def close(
     parcel_id: ParcelId,
     request: Request,
-    session: SessionDep,
     station: StationDep,
     policy: WeightPolicyDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Apply the verification rule: `passed`, or `held` with the defects that hold it."""
-    return once(
+    return await once(
         request,
-        session,
         station,
         key,
         None,
-        lambda: parcels.close_parcel(
+        lambda session: parcels.close_parcel(
             session=session, parcel_id=parcel_id, station=station, policy=policy
         ),
     )
 
 
 @router.post("/{parcel_id}/override", response_model=ParcelOut)
-def override(
+async def override(
     parcel_id: ParcelId,
     data: OverrideIn,
     request: Request,
-    session: SessionDep,
     user: SupervisorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Release a held parcel (supervisor); the reason goes to the audit log."""
-    return once(
+    ip = client_ip(request)
+    return await once(
         request,
-        session,
         user,
         key,
         data,
-        lambda: parcels.override_hold(
-            session=session,
-            parcel_id=parcel_id,
-            user=user,
-            reason=data.reason,
-            ip=client_ip(request),
+        lambda session: parcels.override_hold(
+            session=session, parcel_id=parcel_id, user=user, reason=data.reason, ip=ip
         ),
     )
 
 
 @router.post("/{parcel_id}/void", response_model=ParcelOut)
-def void(
+async def void(
     parcel_id: ParcelId,
     data: VoidIn,
     request: Request,
-    session: SessionDep,
     user: SupervisorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Abandon a parcel that is packing or held (supervisor), so its order can be packed again."""
-    return once(
+    ip = client_ip(request)
+    return await once(
         request,
-        session,
         user,
         key,
         data,
-        lambda: parcels.void_parcel(
-            session=session,
-            parcel_id=parcel_id,
-            user=user,
-            reason=data.reason,
-            ip=client_ip(request),
+        lambda session: parcels.void_parcel(
+            session=session, parcel_id=parcel_id, user=user, reason=data.reason, ip=ip
         ),
     )
 
 
 @router.post("/{parcel_id}/ship", response_model=ParcelOut)
-def ship(
+async def ship(
     parcel_id: ParcelId,
     data: ShipIn,
     request: Request,
-    session: SessionDep,
     station: StationDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Mark a passed parcel as handed to the carrier."""
-    return once(
+    return await once(
         request,
-        session,
         station,
         key,
         data,
-        lambda: parcels.ship_parcel(
+        lambda session: parcels.ship_parcel(
             session=session,
             parcel_id=parcel_id,
             station=station,
