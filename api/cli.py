@@ -51,20 +51,21 @@ def transaction() -> Iterator[Session]:
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: QC_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Default: QC_PORT")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (PostgreSQL; one per SQLite file).")
+    ] = 1,
 ) -> None:
     """Serve the API (and /docs) with uvicorn."""
-    import uvicorn
+    from api.serve import serve as run
 
     settings = get_settings()
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
+    status = run(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
     )
+    raise typer.Exit(status)
 
 
 @db_app.command("upgrade")

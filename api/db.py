@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
@@ -134,14 +135,22 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     error) without the two extra thread hand-overs a `yield` dependency costs each request.
     Above all, no lock (SQLite's write slot, a PostgreSQL row lock) stays held while the
     request waits for the event loop between hand-overs, where other requests queue behind it.
+
+    At most QC_DB_THREADS transactions of a process run at once; the rest wait their turn on
+    the event loop. On PostgreSQL, dozens of threads sharing one GIL stretch every transaction
+    they run; on SQLite, writers already queue on the write lock, which hands over at once,
+    while a freed thread slot waits for a turn of the event loop.
     """
     sessions: SessionFactory = request.app.state.sessions
+    state = request.app.state
+    if getattr(state, "db_threads", None) is None:
+        state.db_threads = anyio.CapacityLimiter(get_settings().transaction_threads)
 
     def run() -> T:
         with sessions(request.method in _WRITE_METHODS) as session, committing(session):
             return work(session)
 
-    return await run_in_threadpool(run)
+    return await anyio.to_thread.run_sync(run, limiter=state.db_threads)
 
 
 @contextmanager

@@ -123,15 +123,17 @@ def reset_pg_schema(pg_url: str, create: bool) -> str:
 
 
 @contextlib.contextmanager
-def serve(url: str, data_dir: Path, workers: int) -> Iterator[tuple[int, int]]:
-    """A uvicorn subprocess on a free loopback port: (pid, port) once /health answers."""
+def serve(url: str, data_dir: Path, workers: int, db_threads: int) -> Iterator[tuple[int, int]]:
+    """`qc serve` in a subprocess on a free loopback port: (pid, port) once /health answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         address = s.getsockname()
     port = int(address[1])
     env = dict(os.environ, QC_DATABASE_URL=url, QC_DATA_DIR=str(data_dir), QC_LOG_LEVEL="warning")
-    args = f"api.main:create_app --factory --host 127.0.0.1 --port {port} --workers {workers}"
-    cmd = [sys.executable, "-m", "uvicorn", *args.split(), "--log-level", "warning"]
+    if db_threads:
+        env["QC_DB_THREADS"] = str(db_threads)
+    qc = Path(sys.executable).with_name("qc")  # served as `qc serve` serves
+    cmd = [str(qc), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with (data_dir / "server.log").open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -352,7 +354,7 @@ def bench_engine(engine: str, args: argparse.Namespace, tmp: Path) -> tuple[Load
         else:
             url = reset_pg_schema(args.pg_url, create=True)
         stations, gtin, version = prepare(url, args)
-        with serve(url, data_dir, args.workers) as (pid, port):
+        with serve(url, data_dir, args.workers, args.db_threads) as (pid, port):
             print(f"[{engine}] server pid {pid} on 127.0.0.1:{port}; loading…", flush=True)
             load, cpu = Load(port, stations, gtin, args), server_cpu_s(pid)
             gc.collect()
@@ -426,7 +428,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (qc serve)")
+    parser.add_argument("--db-threads", type=int, default=0, help="QC_DB_THREADS (0: default)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -435,7 +438,8 @@ def main() -> int:
 
     print(f"scan_load: {args.stations} stations, {args.rate:g} scans/s, {args.seconds:g} s after "
           f"{args.warmup:g} s warm-up, /health at {HEALTH_RATE:g}/s, {args.workers} worker(s), "
-          f"seed {args.seed}", flush=True)  # fmt: skip
+          f"QC_DB_THREADS {args.db_threads or 'default'}, seed {args.seed}",
+          flush=True)  # fmt: skip
     rows, notes, cpu, versions = [], [], [], {"sqlite": sqlite3.sqlite_version, "postgres": "-"}
     tmp = Path(tempfile.mkdtemp(prefix="qc-bench-"))
     try:

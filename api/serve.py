@@ -1,0 +1,82 @@
+"""Serving the app: one uvicorn process, or several that each listen on the port.
+
+With several workers, each process opens its own listening socket with SO_REUSEPORT, so the
+kernel spreads new connections evenly over them. uvicorn's own `--workers` shares one socket
+instead, and the first process to wake accepts a whole burst: stations keep their connections
+open all shift, so one worker would carry nearly every bench while the others idle (measured
+in bench/scan_load.py: 99 % and 4 % of a core).
+"""
+
+import multiprocessing
+import signal
+import socket
+import sys
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import uvicorn
+
+APP = "api.main:create_app"
+# A worker that dies sooner than this after it started is failing to start: stop, don't loop.
+STARTUP_GRACE_S = 5.0
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port) that other processes may open too."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    sock = reuse_port_socket(host, port)
+    config = uvicorn.Config(APP, factory=True, log_level=log_level)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve(*, host: str, port: int, workers: int, log_level: str) -> int:
+    """Serve until SIGINT or SIGTERM; the exit status."""
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level=log_level)
+        return 0
+    reuse_port_socket(host, port).close()  # fail here, once, if the port is taken
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start() -> tuple[BaseProcess, float]:
+        process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        process.start()
+        return process, time.monotonic()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    running = [start() for _ in range(workers)]
+    print(f"Serving on http://{host}:{port} with {workers} worker processes", file=sys.stderr)
+    status = 0
+    while not stopping:
+        time.sleep(0.2)
+        for i, (process, started) in enumerate(running):
+            if process.is_alive() or stopping:
+                continue
+            if time.monotonic() - started < STARTUP_GRACE_S:
+                print(f"worker {process.pid} failed to start; stopping", file=sys.stderr)
+                stopping, status = True, 1
+                break
+            print(f"worker {process.pid} exited ({process.exitcode}); restarting", file=sys.stderr)
+            running[i] = start()
+    for process, _ in running:
+        process.terminate()  # SIGTERM: uvicorn finishes requests in flight, then exits
+    for process, _ in running:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+    return status
