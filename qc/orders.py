@@ -3,6 +3,8 @@
 import re
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, delete, select
 
 from qc.catalogue import products_by_sku
@@ -103,29 +105,37 @@ class ExpectedUnits:
     kit_qty: int = 0
 
 
+_ORDER_LINES = (
+    sa.select(col(Product.id), col(Product.is_kit), col(OrderLine.qty))
+    .join(OrderLine, col(OrderLine.product_id) == Product.id)
+    .where(col(OrderLine.order_id) == bindparam("order_id"))
+    .order_by(col(OrderLine.id))
+)
+_KIT_PARTS = (
+    sa.select(col(KitComponent.kit_id), col(KitComponent.component_id), col(KitComponent.qty))
+    .join(Product, col(KitComponent.component_id) == Product.id)
+    .where(col(KitComponent.kit_id).in_(bindparam("kit_ids", expanding=True)))
+    .order_by(col(Product.sku))
+)
+
+
 def expected_units(session: Session, order: Order) -> list[ExpectedUnits]:
     """The units a parcel of `order` must hold: its lines with kits expanded to components."""
-    rows = session.exec(
-        select(Product, OrderLine.qty)
-        .join(OrderLine, col(OrderLine.product_id) == Product.id)
-        .where(OrderLine.order_id == order.id)
-        .order_by(col(OrderLine.id))
-    ).all()
+    connection = session.connection()
+    rows = connection.execute(_ORDER_LINES, {"order_id": order.id}).all()
+    kit_ids = [product_id for product_id, is_kit, _ in rows if is_kit]
+    parts: dict[int, list[tuple[int, int]]] = {}
+    if kit_ids:
+        for kit_id, part_id, per_kit in connection.execute(_KIT_PARTS, {"kit_ids": kit_ids}):
+            parts.setdefault(kit_id, []).append((part_id, per_kit))
     units: dict[int, ExpectedUnits] = {}
-    for product, qty in rows:
-        if not product.is_kit:
-            assert product.id is not None
-            units.setdefault(product.id, ExpectedUnits(product.id)).expected += qty
+    for product_id, is_kit, qty in rows:
+        assert product_id is not None
+        if not is_kit:
+            units.setdefault(product_id, ExpectedUnits(product_id)).expected += qty
             continue
-        parts = session.exec(
-            select(Product, KitComponent.qty)
-            .join(KitComponent, col(KitComponent.component_id) == Product.id)
-            .where(KitComponent.kit_id == product.id)
-            .order_by(col(Product.sku))
-        ).all()
-        for part, per_kit in parts:
-            assert part.id is not None
-            entry = units.setdefault(part.id, ExpectedUnits(part.id))
+        for part_id, per_kit in parts.get(product_id, []):
+            entry = units.setdefault(part_id, ExpectedUnits(part_id))
             entry.expected += qty * per_kit
             entry.kit_qty += qty * per_kit
     return list(units.values())

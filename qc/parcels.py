@@ -1,16 +1,26 @@
 """A parcel's life: opened by a slip scan, packed, closed with a verdict, released, shipped."""
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
 from qc import verification as v
 from qc.audit import record_event
 from qc.enums import DefectKind, ParcelStatus
 from qc.errors import Conflict
 from qc.identity import Principal, packer_by_badge
-from qc.models import Override, Parcel, ParcelLine, Station, utcnow
+from qc.models import Order, Override, Parcel, ParcelLine, Station, utcnow
 from qc.orders import expected_units, find_order, live_parcel
-from qc.parcel_state import add_defect, load, lock_parcel, parcel_out, save, station_parcel
+from qc.parcel_state import (
+    ParcelRow,
+    add_defect,
+    line_views,
+    load,
+    lock_parcel,
+    parcel_out,
+    save,
+    station_parcel,
+)
 from qc.schemas import CloseOut, DefectOut, ParcelOut, WeightOut
 
 PACKING = ParcelStatus.PACKING
@@ -35,6 +45,29 @@ def _busy(session: Session, parcel: Parcel, number: str) -> Conflict:
     )
 
 
+# Insert-or-yield on the one-live-parcel-per-order column: a bench that loses the race to open
+# an order writes nothing (no savepoint to roll back) and reads the winner instead.
+_OPEN = {
+    "postgresql": postgresql.insert(Parcel)
+    .on_conflict_do_nothing(index_elements=["live_order_id"])
+    .returning(col(Parcel.id)),
+    "sqlite": sqlite.insert(Parcel)
+    .on_conflict_do_nothing(index_elements=["live_order_id"])
+    .returning(col(Parcel.id)),
+}
+_ADD_LINES = insert(ParcelLine)
+
+
+def _resume_or_refuse(session: Session, station: Principal, order: Order) -> ParcelOut:
+    """The order's live parcel, when it is this station's and packing; else why it is busy."""
+    assert order.id is not None
+    current = live_parcel(session, order.id)
+    assert current is not None
+    if current.status == PACKING and current.station_id == station.id:
+        return parcel_out(session, current)
+    raise _busy(session, current, order.number)
+
+
 def open_parcel(
     *, session: Session, station: Principal, order_code: str, packer_badge: str
 ) -> tuple[ParcelOut, bool]:
@@ -50,37 +83,41 @@ def open_parcel(
     order = find_order(session, order_code)
     packer = packer_by_badge(session, packer_badge)
     assert order.id is not None and packer.id is not None
-    current = live_parcel(session, order.id, lock=True)
-    if current is not None:
-        if current.status == PACKING and current.station_id == station.id:
-            return parcel_out(session, current), False
-        raise _busy(session, current, order.number)
-    parcel = Parcel(
-        order_id=order.id,
-        live_order_id=order.id,
-        station_id=station.id,
-        packer_id=packer.id,
+    if live_parcel(session, order.id, lock=True) is not None:
+        return _resume_or_refuse(session, station, order), False
+    connection, now = session.connection(), utcnow()
+    parcel_id = connection.execute(
+        _OPEN[connection.dialect.name],
+        {"order_id": order.id, "live_order_id": order.id, "station_id": station.id,
+         "packer_id": packer.id, "status": PACKING, "opened_at": now},
+    ).scalar()  # fmt: skip
+    if parcel_id is None:  # another station opened the same order a moment ago
+        return _resume_or_refuse(session, station, order), False
+    connection.execute(
+        _ADD_LINES,
+        [{"parcel_id": parcel_id, "product_id": u.product_id, "expected": u.expected,
+          "kit_qty": u.kit_qty, "accepted": 0, "damaged": 0, "short": 0}
+         for u in expected_units(session, order)],
+    )  # fmt: skip
+    parcel = ParcelRow(parcel_id, station.id, packer.id, PACKING, None, None)
+    loaded = load(session, parcel)
+    out = ParcelOut(
+        id=parcel_id,
+        order=order.number,
         status=PACKING,
+        station=station.name,
+        packer=packer.name,
+        remaining=loaded.state.remaining,
+        lines=line_views(loaded),
+        awaiting_serial=None,
+        weight_g=None,
+        expected_weight_g=None,
+        tracking_number=None,
+        opened_at=now,
+        closed_at=None,
+        shipped_at=None,
     )
-    try:
-        with session.begin_nested():
-            session.add(parcel)
-    except IntegrityError:
-        # Another station opened the same order a moment ago.
-        current = live_parcel(session, order.id)
-        assert current is not None
-        if current.station_id == station.id and current.status == PACKING:
-            return parcel_out(session, current), False
-        raise _busy(session, current, order.number) from None
-    assert parcel.id is not None
-    session.add_all(
-        ParcelLine(
-            parcel_id=parcel.id, product_id=u.product_id, expected=u.expected, kit_qty=u.kit_qty
-        )
-        for u in expected_units(session, order)
-    )
-    session.flush()
-    return parcel_out(session, parcel), True
+    return out, True
 
 
 def flag_damaged(
