@@ -1,8 +1,10 @@
 """A scan at the bench: read the code, ask the verification rule, keep the answer for replays.
 
 This is the hot path of the service (a packer waits on every answer), so it is written to the
-round trip: one look for a replay, the parcel locked, its lines, the code's product, one
-insert that also settles a race with a twin of the same event, one update of the counts.
+round trip: the parcel locked, its lines, the code's product, one insert that also tells a
+replay (its event id is taken) from a new scan, one update of the counts. A replay is looked up
+only when the insert yields or the parcel refuses the scan (closed meanwhile, say): replays are
+rare, and every scan would otherwise pay for the look.
 """
 
 from dataclasses import replace
@@ -18,7 +20,7 @@ from qc import verification as v
 from qc.barcodes import ScannedCode, parse_scan
 from qc.catalogue import ProductRef, resolve_code
 from qc.enums import ParcelStatus, ScanResult, ScanSource
-from qc.errors import Conflict
+from qc.errors import Conflict, Forbidden, NotFound
 from qc.identity import Principal
 from qc.models import Parcel, Scan, utcnow
 from qc.parcel_state import Loaded, add_defect, line_views, load, save, station_parcel_row
@@ -154,10 +156,13 @@ def record_scan(
         NotFound, Forbidden, Conflict: no such parcel, another station's, or not packing; or the
             event id was used for a different scan.
     """
-    existing = _existing(session, station, data.event_id)
-    if existing is not None:
+    try:
+        parcel = station_parcel_row(session, parcel_id, station, ParcelStatus.PACKING)
+    except (NotFound, Forbidden, Conflict):
+        existing = _existing(session, station, data.event_id)
+        if existing is None:
+            raise
         return _replayed(existing, parcel_id, data.code)
-    parcel = station_parcel_row(session, parcel_id, station, ParcelStatus.PACKING)
     loaded = load(session, parcel)
     code = parse_scan(data.code)
     event, product = _event(session, loaded, code, data)
@@ -196,7 +201,7 @@ def record_scan(
         },
     )
     if scan_id is None:
-        # A twin of this event (sent to another parcel) got in first: its answer stands, and
+        # A replay, or a twin of this event that got in first: the first answer stands, and
         # nothing of this one was written.
         winner = _existing(session, station, data.event_id)
         assert winner is not None

@@ -28,19 +28,24 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _sockets(port: int, state: str) -> list[str]:
+    """Inodes of the TCP sockets on local `port` in `state` (01 established, 0A listening)."""
+    inodes = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.append(fields[9])
+    return inodes
+
+
 def _established_on(pid: int, port: int) -> int:
     """How many connections to `port` the process `pid` holds open (Linux /proc)."""
-    inodes = set()
+    held = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         target = os.readlink(fd) if fd.is_symlink() else ""
         if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], fields[9]
-        count += local_port == port and state == "01" and inode in inodes
-    return count
+            held.add(target[8:-1])
+    return len(held.intersection(_sockets(port, "01")))
 
 
 @pytest.fixture
@@ -52,12 +57,8 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     qc = Path(sys.executable).with_name("qc")
     proc = subprocess.Popen([str(qc), "serve", "--port", str(port), "--workers", "2"], env=env)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
+    while len(_sockets(port, "0A")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # until both workers listen: the kernel spreads only over those that do
     yield proc, port
     if proc.poll() is None:
         proc.kill()
