@@ -117,7 +117,10 @@ ParcelReaderDep = Annotated[
 ]
 
 
-async def get_weight_policy(settings: SettingsDep) -> WeightPolicy:
+# The two below read settings directly rather than through SettingsDep: each level of
+# dependencies costs every request its solving, and these sit on the scan and close paths.
+async def get_weight_policy() -> WeightPolicy:
+    settings = get_settings()
     return WeightPolicy(
         tare_g=settings.packaging_tare_g,
         tolerance_pct=settings.weight_tolerance_pct,
@@ -128,9 +131,9 @@ async def get_weight_policy(settings: SettingsDep) -> WeightPolicy:
 WeightPolicyDep = Annotated[WeightPolicy, Depends(get_weight_policy)]
 
 
-async def get_today(settings: SettingsDep) -> date:
+async def get_today() -> date:
     """The warehouse's date: what an expiry date is compared with."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
 TodayDep = Annotated[date, Depends(get_today)]

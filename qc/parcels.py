@@ -1,6 +1,6 @@
 """A parcel's life: opened by a slip scan, packed, closed with a verdict, released, shipped."""
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -20,6 +20,7 @@ from qc.parcel_state import (
     parcel_out,
     save,
     station_parcel,
+    station_parcel_row,
 )
 from qc.schemas import CloseOut, DefectOut, ParcelOut, WeightOut
 
@@ -165,21 +166,33 @@ def record_weight(
     )
 
 
+_CLOSE = (
+    update(Parcel)
+    .where(col(Parcel.id) == bindparam("parcel_id"))
+    .values(
+        status=bindparam("new_status"),
+        closed_at=bindparam("now"),
+        expected_weight_g=bindparam("expected"),
+        pending_serial_sku=None,
+    )
+)
+
+
 def close_parcel(
     *, session: Session, parcel_id: int, station: Principal, policy: v.WeightPolicy
 ) -> CloseOut:
     """Apply the verification rule: the parcel passes, or is held with the defects found."""
-    parcel = station_parcel(session, parcel_id, station, PACKING)
+    parcel = station_parcel_row(session, parcel_id, station, PACKING)
     loaded = load(session, parcel)
     verdict = v.close(loaded.state, policy)
     for finding in verdict.findings:
         product = loaded.products.get(finding.sku or "")
         add_defect(session, parcel, finding.kind, product=product, qty=finding.qty)
-    parcel.status, parcel.closed_at = verdict.status, utcnow()
-    parcel.expected_weight_g = v.expected_weight(loaded.state, policy)
-    parcel.pending_serial_sku = None
-    session.add(parcel)
-    session.flush()
+    session.connection().execute(
+        _CLOSE,
+        {"parcel_id": parcel_id, "new_status": verdict.status, "now": utcnow(),
+         "expected": v.expected_weight(loaded.state, policy)},
+    )  # fmt: skip
     return CloseOut(
         id=parcel_id,
         status=verdict.status,
