@@ -1,9 +1,11 @@
 """Load benchmark: the scan endpoint over HTTP from many stations at a fixed rate, SQLite and PG.
 
     .venv/bin/python bench/scan_load.py [--engines sqlite,postgres] [--stations 25] [--rate 250]
-        [--seconds 20] [--warmup 2] [--pg-url postgresql://postgres@127.0.0.1:5432/test]
+        [--seconds 20] [--warmup 2] [--workers N] [--db-threads N]
+        [--pg-url postgresql://postgres@127.0.0.1:5432/test]
 
-Per engine: a fresh database served by a real uvicorn subprocess; stations that each pack
+Per engine: a fresh database served by `qc serve` in a subprocess (one process on SQLite, one
+per core on PostgreSQL, unless --workers says otherwise); stations that each pack
 sequentially while their scans are scheduled open-loop (~5% wrong items, ~2% replays), and
 GET /health. Latency counts from the scheduled send time, so a slow answer is charged to the
 scans it delayed too (no coordinated omission). Afterwards the database must hold every scan
@@ -344,6 +346,13 @@ def verify(url: str, load: Load) -> None:
     load.tally["phantom"] = sum(k not in load.answered for k in counts)
 
 
+def workers(engine: str, args: argparse.Namespace) -> int:
+    """Server processes: as asked, else as deployed: one per SQLite file, one per core on PG."""
+    if args.workers:
+        return int(args.workers)
+    return 1 if engine == "sqlite" else os.cpu_count() or 1
+
+
 def bench_engine(engine: str, args: argparse.Namespace, tmp: Path) -> tuple[Load, float, str]:
     """Run and check one engine; (the load, server CPU ms per request, the database version)."""
     data_dir = tmp / engine
@@ -354,8 +363,9 @@ def bench_engine(engine: str, args: argparse.Namespace, tmp: Path) -> tuple[Load
         else:
             url = reset_pg_schema(args.pg_url, create=True)
         stations, gtin, version = prepare(url, args)
-        with serve(url, data_dir, args.workers, args.db_threads) as (pid, port):
-            print(f"[{engine}] server pid {pid} on 127.0.0.1:{port}; loading…", flush=True)
+        with serve(url, data_dir, workers(engine, args), args.db_threads) as (pid, port):
+            print(f"[{engine}] server pid {pid} on 127.0.0.1:{port}, "
+                  f"{workers(engine, args)} worker(s); loading…", flush=True)  # fmt: skip
             load, cpu = Load(port, stations, gtin, args), server_cpu_s(pid)
             gc.collect()
             gc.freeze()  # the generator's heap is built: keep collector pauses out of timings
@@ -428,7 +438,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--workers", type=int, default=1, help="server processes (qc serve)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="server processes (0: 1 on SQLite, nproc on PG)"
+    )
     parser.add_argument("--db-threads", type=int, default=0, help="QC_DB_THREADS (0: default)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -437,8 +449,9 @@ def main() -> int:
         parser.error("--engines takes sqlite and/or postgres; --rate and --seconds must be > 0")
 
     print(f"scan_load: {args.stations} stations, {args.rate:g} scans/s, {args.seconds:g} s after "
-          f"{args.warmup:g} s warm-up, /health at {HEALTH_RATE:g}/s, {args.workers} worker(s), "
-          f"QC_DB_THREADS {args.db_threads or 'default'}, seed {args.seed}",
+          f"{args.warmup:g} s warm-up, /health at {HEALTH_RATE:g}/s, "
+          f"workers {args.workers or 'auto'}, QC_DB_THREADS {args.db_threads or 'default'}, "
+          f"seed {args.seed}",
           flush=True)  # fmt: skip
     rows, notes, cpu, versions = [], [], [], {"sqlite": sqlite3.sqlite_version, "postgres": "-"}
     tmp = Path(tempfile.mkdtemp(prefix="qc-bench-"))
