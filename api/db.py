@@ -12,15 +12,15 @@ unlucky writers starve until the busy timeout fails them, while a lock hands ove
 production database.)
 """
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 from fastapi import Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -136,21 +136,19 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     Above all, no lock (SQLite's write slot, a PostgreSQL row lock) stays held while the
     request waits for the event loop between hand-overs, where other requests queue behind it.
 
-    At most QC_DB_THREADS transactions of a process run at once; the rest wait their turn on
-    the event loop. On PostgreSQL, dozens of threads sharing one GIL stretch every transaction
-    they run; on SQLite, writers already queue on the write lock, which hands over at once,
-    while a freed thread slot waits for a turn of the event loop.
+    At most QC_DB_THREADS transactions of a process run at once, on threads of their own; the
+    rest wait in the pool's queue, and a thread that finishes takes the next at once, without
+    waiting for a turn of the event loop. Dozens of threads sharing one GIL stretch every
+    transaction they run.
     """
     sessions: SessionFactory = request.app.state.sessions
-    state = request.app.state
-    if getattr(state, "db_threads", None) is None:
-        state.db_threads = anyio.CapacityLimiter(get_settings().transaction_threads)
+    threads: ThreadPoolExecutor = request.app.state.db_threads
 
     def run() -> T:
         with sessions(request.method in _WRITE_METHODS) as session, committing(session):
             return work(session)
 
-    return await anyio.to_thread.run_sync(run, limiter=state.db_threads)
+    return await asyncio.get_running_loop().run_in_executor(threads, run)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -34,8 +35,8 @@ _tuned = False
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Tune the serving process once, when its first app starts: GIL hand-over, and the GC.
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the transaction threads; tune the process once: GIL hand-over, and the GC.
 
     Everything alive at start-up (modules, the app, compiled statements) lives as long as the
     process: freezing it keeps the collector's full passes, which stop the whole process, from
@@ -47,7 +48,13 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         gc.collect()
         gc.freeze()
-    yield
+    # Transactions run on these threads (api.db.in_transaction); they start as first needed.
+    threads = ThreadPoolExecutor(get_settings().db_threads, thread_name_prefix="qc-db")
+    app.state.db_threads = threads
+    try:
+        yield
+    finally:
+        threads.shutdown(wait=True)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:

@@ -28,12 +28,11 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["normal", "full"] = Field(
         default="normal", description="full: sync the disk on every commit (survives a power cut)."
     )
-    db_threads: int | None = Field(
-        default=None,
+    db_threads: int = Field(
+        default=4,
         ge=1,
         le=64,
-        description="Database transactions one server process runs at once (the rest queue); "
-        "default 4 on PostgreSQL, 40 on SQLite (its writers queue on the write lock anyway).",
+        description="Database transactions one server process runs at once (the rest queue).",
     )
     auth_cache_seconds: float = Field(
         default=10,
@@ -65,13 +64,6 @@ class Settings(BaseSettings):
         if self.env == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("QC_SECRET_KEY must be set to a real secret when QC_ENV=production")
         return self
-
-    @property
-    def transaction_threads(self) -> int:
-        """QC_DB_THREADS, or the engine's default (measured in bench/scan_load.py)."""
-        if self.db_threads is not None:
-            return self.db_threads
-        return 40 if self.db_url.startswith("sqlite") else 4
 
     @property
     def db_url(self) -> str:

@@ -131,23 +131,6 @@ def test_a_value_the_database_refuses_is_a_400(
     assert (response.status_code, response.json()["error"]) == (400, "invalid_value")
 
 
-@pytest.mark.parametrize(
-    ("url", "setting", "threads"),
-    [
-        ("", None, 40),  # SQLite: writers queue on the write lock itself
-        ("postgresql://db/qc", None, 4),
-        ("postgresql://db/qc", "12", 12),
-    ],
-)
-def test_transactions_run_at_once_per_process(
-    monkeypatch: pytest.MonkeyPatch, url: str, setting: str | None, threads: int
-) -> None:
-    monkeypatch.setenv("QC_DATABASE_URL", url)
-    if setting is not None:
-        monkeypatch.setenv("QC_DB_THREADS", setting)
-    assert Settings().transaction_threads == threads
-
-
 def test_transaction_threads_must_be_one_or_more(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QC_DB_THREADS", "0")
     with pytest.raises(ValidationError, match="db_threads"):
