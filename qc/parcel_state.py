@@ -80,7 +80,7 @@ _LINES = (
     .where(col(ParcelLine.parcel_id) == bindparam("parcel_id"))
     .order_by(col(ParcelLine.id))
 )
-_SAVE_LINE = (
+SAVE_LINE = (
     update(ParcelLine)
     .where(col(ParcelLine.id) == bindparam("line_id"))
     .values(
@@ -169,21 +169,26 @@ def load(session: Session, parcel: ParcelLike) -> Loaded:
     return Loaded(state, {r.sku: r.line_id for r in rows}, products)
 
 
+def changed_lines(loaded: Loaded, state: v.ParcelState) -> list[dict[str, int]]:
+    """The parameters of `SAVE_LINE` for each line whose counts differ in `state`."""
+    before = {line.sku: line for line in loaded.state.lines}
+    return [
+        {"line_id": loaded.line_ids[line.sku], "new_accepted": line.accepted,
+         "new_damaged": line.damaged, "new_short": line.short}
+        for line in state.lines
+        if line != before[line.sku]
+    ]  # fmt: skip
+
+
 def save(session: Session, parcel: ParcelLike, loaded: Loaded, state: v.ParcelState) -> Loaded:
     """Write what changed in `state` back: the lines' counters and the awaited serial.
 
     An ORM `Parcel` gets the awaited serial set on it (its flush writes it); a `ParcelRow` has
     it written at once.
     """
-    before = {line.sku: line for line in loaded.state.lines}
-    changed = [
-        {"line_id": loaded.line_ids[line.sku], "new_accepted": line.accepted,
-         "new_damaged": line.damaged, "new_short": line.short}
-        for line in state.lines
-        if line != before[line.sku]
-    ]  # fmt: skip
+    changed = changed_lines(loaded, state)
     if changed:
-        session.connection().execute(_SAVE_LINE, changed)
+        session.connection().execute(SAVE_LINE, changed)
     if state.pending_serial != loaded.state.pending_serial:
         if isinstance(parcel, Parcel):
             parcel.pending_serial_sku = state.pending_serial

@@ -23,7 +23,16 @@ from qc.enums import ParcelStatus, ScanResult, ScanSource
 from qc.errors import Conflict, Forbidden, NotFound
 from qc.identity import Principal
 from qc.models import Parcel, Scan, utcnow
-from qc.parcel_state import Loaded, add_defect, line_views, load, save, station_parcel_row
+from qc.parcel_state import (
+    SAVE_LINE,
+    Loaded,
+    add_defect,
+    changed_lines,
+    line_views,
+    load,
+    save,
+    station_parcel_row,
+)
 from qc.schemas import ScanAnswer, ScanIn
 
 GREEN = (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED)
@@ -56,6 +65,10 @@ _SERIAL_TAKEN = (
     )
     .limit(1)
 )
+_SCAN_FIELDS = (
+    "parcel_id", "station_id", "event_id", "code", "source", "result", "product_id", "units",
+    "gtin", "lot", "expiry", "serial", "recorded_at", "received_at", "answer",
+)  # fmt: skip
 _INSERT = {
     "postgresql": postgresql.insert(Scan)
     .on_conflict_do_nothing(index_elements=["station_id", "event_id"])
@@ -131,14 +144,36 @@ def _expected_instead(loaded: Loaded) -> ProductRef | None:
     return loaded.products[pending[0]] if len(pending) == 1 else None
 
 
-def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
-    """Insert the scan unless its (station, event id) exists; the new id, or None if it did.
+# PostgreSQL: the scan row and its line's new counts in one statement, one round trip fewer;
+# the counts are written only when the scan row was (not for a replay, which yields).
+_SCAN_ROW: dict[str, Any] = {name: bindparam(f"scan_{name}") for name in _SCAN_FIELDS}
+_PG_SCAN = (
+    postgresql.insert(Scan)
+    .values(_SCAN_ROW)
+    .on_conflict_do_nothing(index_elements=["station_id", "event_id"])
+    .returning(col(Scan.id))
+    .cte("new_scan")
+)
+_INSERT_AND_COUNT = sa.select(_PG_SCAN.c.id).add_cte(
+    SAVE_LINE.where(sa.exists(sa.select(_PG_SCAN.c.id))).cte("counted")
+)
 
-    On PostgreSQL a twin still in flight makes this wait for it, then yields to it.
+
+def _insert_once(
+    session: Session, values: dict[str, Any], counts: dict[str, int] | None
+) -> tuple[int | None, bool]:
+    """Insert the scan unless its (station, event id) exists: (the new id or None, counted).
+
+    On PostgreSQL `counts` (one changed line's, for `SAVE_LINE`) go in the same statement, and
+    `counted` says so; elsewhere the caller saves them. A twin still in flight makes this wait
+    for it (PostgreSQL), then yield to it.
     """
     connection = session.connection()
-    new_id: int | None = connection.execute(_INSERT[connection.dialect.name], values).scalar()
-    return new_id
+    dialect = connection.dialect.name
+    if counts is not None and dialect == "postgresql":
+        params = {f"scan_{name}": value for name, value in values.items()} | counts
+        return connection.execute(_INSERT_AND_COUNT, params).scalar(), True
+    return connection.execute(_INSERT[dialect], values).scalar(), False
 
 
 def record_scan(
@@ -180,7 +215,9 @@ def record_scan(
         lines=line_views(replace(loaded, state=state)),
     ).model_dump(mode="json", exclude={"scan_id"})
     now = now or utcnow()
-    scan_id = _insert_once(
+    changed = changed_lines(loaded, state)
+    one_line = len(changed) == 1 and state.pending_serial == loaded.state.pending_serial
+    scan_id, counted = _insert_once(
         session,
         {
             "parcel_id": parcel_id,
@@ -199,6 +236,7 @@ def record_scan(
             "received_at": now,
             "answer": body,
         },
+        changed[0] if one_line else None,
     )
     if scan_id is None:
         # A replay, or a twin of this event that got in first: the first answer stands, and
@@ -206,7 +244,8 @@ def record_scan(
         winner = _existing(session, station, data.event_id)
         assert winner is not None
         return _replayed(winner, parcel_id, data.code)
-    save(session, parcel, loaded, state)
+    if not counted:
+        save(session, parcel, loaded, state)
     if answer.defect is not None:
         wrong = answer.result == ScanResult.WRONG_ITEM and instead is not None
         add_defect(
