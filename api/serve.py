@@ -8,9 +8,11 @@ in bench/scan_load.py: 99 % and 4 % of a core).
 """
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -33,7 +35,15 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Stop this worker (gracefully, by SIGTERM) once the supervisor is gone, even if killed."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(host: str, port: int, log_level: str, parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     sock = reuse_port_socket(host, port)
     config = uvicorn.Config(APP, factory=True, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
@@ -49,7 +59,8 @@ def serve(*, host: str, port: int, workers: int, log_level: str) -> int:
     stopping = False
 
     def start() -> tuple[BaseProcess, float]:
-        process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        args = (host, port, log_level, os.getpid())
+        process = context.Process(target=_worker, args=args, daemon=False)
         process.start()
         return process, time.monotonic()
 

@@ -89,6 +89,30 @@ def test_two_workers_share_the_connections_and_stop_together(
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
 
 
+def test_workers_stop_when_the_supervisor_is_killed(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    proc, _port = served
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+
+    proc.kill()  # SIGKILL: the supervisor cannot pass anything on
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_a_port_in_use_is_refused_at_once(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
