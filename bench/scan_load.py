@@ -430,6 +430,17 @@ def print_table(rows: list[list[str]]) -> None:
         print("  ".join(f(c, w) for f, c, w in zip(align, cells, widths, strict=True)).rstrip())
 
 
+def machine_speed_us() -> float:
+    """Microseconds for sum(range(1000)), best of 5 rounds: this machine's speed drifts."""
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(200):
+            sum(range(1000))
+        rounds.append((time.perf_counter() - start) / 200 * 1e6)
+    return min(rounds)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", default="sqlite,postgres", help="sqlite, postgres or both")
@@ -476,7 +487,8 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nnproc {os.cpu_count()} | Python {sys.version.split()[0]} | "
           f"SQLite {versions['sqlite']} | PostgreSQL {versions['postgres']} | "
-          f"server CPU per request: {', '.join(cpu) or '-'}")  # fmt: skip
+          f"server CPU per request: {', '.join(cpu) or '-'} | "
+          f"sum(range(1000)): {machine_speed_us():.1f} µs")  # fmt: skip
     print(f"target: scan p99 < {TARGET_P99_MS:g} ms at {TARGET_RATE:g} scans/s with 0 errors, "
           "0 lost, 0 duplicated\n")  # fmt: skip
     print_table(rows)
