@@ -1,0 +1,1 @@
+"""Pure image work: numpy arrays in, plain values out (shared with the station agent)."""

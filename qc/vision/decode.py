@@ -1,0 +1,113 @@
+"""Barcodes in an image, pure: a grayscale numpy array in, the codes found out.
+
+zxing-cpp reads first, restricted to the symbologies a packing bench meets; zbar (pyzbar) is
+asked only when zxing-cpp finds nothing, since each library reads some images the other
+misses. Every code carries its GTIN-14 when it is a GS1 item code (qc.barcodes reads it the
+way a bench scanner's input is read), so callers match camera reads and scanner reads alike.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import zxingcpp
+from pyzbar import pyzbar
+
+from qc.barcodes import normalize_catalogue_code, parse_scan
+from qc.errors import InvalidBarcode
+
+_F = zxingcpp.BarcodeFormat
+ZXING_FORMATS = zxingcpp.BarcodeFormats([
+    _F.EAN8, _F.EAN13, _F.UPCA, _F.UPCE, _F.Code128, _F.Code39, _F.ITF,
+    _F.QRCode, _F.DataMatrix, _F.DataBar, _F.DataBarExp,
+])  # fmt: skip
+_ZBAR_SYMBOLS = [
+    pyzbar.ZBarSymbol.EAN8, pyzbar.ZBarSymbol.EAN13, pyzbar.ZBarSymbol.UPCA,
+    pyzbar.ZBarSymbol.UPCE, pyzbar.ZBarSymbol.CODE128, pyzbar.ZBarSymbol.CODE39,
+    pyzbar.ZBarSymbol.I25, pyzbar.ZBarSymbol.QRCODE, pyzbar.ZBarSymbol.DATABAR,
+    pyzbar.ZBarSymbol.DATABAR_EXP,
+]  # fmt: skip
+# zbar's names for the symbologies, as zxing-cpp names them; and the ISO/IEC 15424 identifier
+# zbar does not give but qc.barcodes needs to read GS1 data.
+_ZBAR_FORMATS = {
+    "EAN8": ("EAN8", "]E4"), "EAN13": ("EAN13", "]E0"), "UPCA": ("UPCA", "]E0"),
+    "UPCE": ("UPCE", "]E0"), "CODE128": ("Code128", "]C0"), "CODE39": ("Code39", "]A0"),
+    "I25": ("ITF", "]I0"), "QRCODE": ("QRCode", "]Q1"), "DATABAR": ("DataBar", "]e0"),
+    "DATABAR_EXP": ("DataBarExp", "]e0"),
+}  # fmt: skip
+
+Corners = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Code:
+    """One code found in an image.
+
+    `text` is the payload (GS1 element strings with GS separators), `gtin` the GTIN-14 of a
+    GS1 item code or None, `corners` the code's outline in pixels, `decoder` which library
+    read it.
+    """
+
+    text: str
+    format: str
+    gtin: str | None
+    corners: Corners
+    decoder: str
+
+
+def _gtin(format_name: str, symbology: str, text: str) -> str | None:
+    """The GTIN-14 of a GS1 item code; 8 digits are read as the symbology the decoder saw."""
+    if len(text) == 8 and format_name in ("EAN8", "UPCE"):
+        try:
+            return normalize_catalogue_code(text, symbology=format_name.lower())
+        except InvalidBarcode:
+            return None
+    return parse_scan(symbology + text).gtin
+
+
+def _zxing(gray: np.ndarray) -> list[Code]:
+    found = zxingcpp.read_barcodes(gray, formats=ZXING_FORMATS, text_mode=zxingcpp.TextMode.Plain)
+    codes = []
+    for barcode in found:
+        p = barcode.position
+        corners = tuple(
+            (int(c.x), int(c.y)) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+        )
+        text = barcode.text
+        format_name = barcode.format.name
+        codes.append(
+            Code(
+                text,
+                format_name,
+                _gtin(format_name, barcode.symbology_identifier, text),
+                corners,
+                "zxing",
+            )
+        )
+    return codes
+
+
+def _zbar(gray: np.ndarray) -> list[Code]:
+    codes = []
+    for found in pyzbar.decode(gray, symbols=_ZBAR_SYMBOLS):
+        format_name, symbology = _ZBAR_FORMATS.get(found.type, (found.type, ""))
+        text = found.data.decode("utf-8", errors="replace")
+        corners = tuple((int(x), int(y)) for x, y in found.polygon)
+        codes.append(Code(text, format_name, _gtin(format_name, symbology, text), corners, "zbar"))
+    return codes
+
+
+def decode(gray: np.ndarray) -> list[Code]:
+    """The codes in a grayscale image (2-D uint8 array), zbar asked only if zxing-cpp finds none.
+
+    Args:
+        gray: the image, one byte per pixel.
+
+    Returns:
+        The codes found, in the order the decoder reported them; empty if none.
+
+    Raises:
+        ValueError: the array is not a 2-D uint8 image.
+    """
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError(f"expected a 2-D uint8 grayscale image, got {gray.dtype} {gray.shape}")
+    return _zxing(gray) or _zbar(np.ascontiguousarray(gray))

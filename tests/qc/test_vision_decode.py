@@ -1,0 +1,128 @@
+"""The decoder on the shared corpus of real photos, on frames the tests make, and as a property."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import zxingcpp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qc.barcodes import gtin_check_digit
+from qc.vision.decode import Code, decode
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "barcodes"
+IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
+# Images read correctly per folder, pinned at what the decoder reaches (zxing-cpp, then zbar):
+# a regression fails. Wrong payloads: at most this many (both libraries misread a few EAN/UPC
+# codes into other codes with a valid check digit).
+READ = {
+    "code128-1": 6, "code128-3": 2, "code39-1": 6, "code39-3": 5, "datamatrix-1": 29,
+    "datamatrix-2": 13, "datamatrix-4": 21, "ean13-1": 14, "ean13-3": 8, "ean8-1": 9,
+    "itf-1": 14, "qrcode-1": 8, "qrcode-2": 54, "qrcode-3": 18, "upca-1": 5, "upca-2": 17,
+    "upce-1": 3, "upce-2": 11,
+}  # fmt: skip
+WRONG = {"upca-2": 2}
+
+
+def corpus_folder(name: str) -> Path:
+    folder = CORPUS / name
+    if not folder.is_dir():  # CI lays shared/ beside the clone: missing means a broken set-up
+        pytest.fail(f"the shared barcode corpus is missing: {folder}", pytrace=False)
+    return folder
+
+
+def images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in IMAGE_SUFFIXES)
+
+
+def gray(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return image if image is not None else np.zeros((1, 1), np.uint8)
+
+
+def is_expected(code: Code, expected: str, folder: str) -> bool:
+    """UPC/EAN payloads are compared as GTINs (the corpus stores them as 13 digits)."""
+    if folder.startswith(("ean", "upc")):
+        return code.gtin == expected.strip().zfill(14)
+    return code.text == expected
+
+
+@pytest.mark.parametrize("folder", sorted(READ))
+def test_corpus_folder_is_read_at_its_pinned_rate(folder: str) -> None:
+    read = wrong = 0
+    for path in images(corpus_folder(folder)):
+        truth = path.with_suffix(".txt")
+        if not truth.exists():
+            continue
+        expected = truth.read_bytes().decode("utf-8")
+        codes = decode(gray(path))
+        hit = any(is_expected(code, expected, folder) for code in codes)
+        read += hit
+        wrong += bool(codes) and not hit
+    assert read >= READ[folder]
+    assert wrong <= WRONG.get(folder, 0)
+
+
+def test_nothing_is_read_in_images_without_a_barcode() -> None:
+    found = {p.name: decode(gray(p)) for p in images(corpus_folder("falsepositives-1"))}
+    assert len(found) == 21
+    assert {name: codes for name, codes in found.items() if codes} == {}
+
+
+def test_several_codes_in_one_image_are_all_reported() -> None:
+    counts = [len(decode(gray(p))) for p in images(corpus_folder("multi-1"))]
+    assert len(counts) == 5 and all(n >= 1 for n in counts) and max(counts) >= 2
+
+
+def rendered(text: str, fmt: zxingcpp.BarcodeFormat, scale: int) -> np.ndarray:
+    return np.array(zxingcpp.create_barcode(text, fmt).to_image(scale=scale))
+
+
+def frame_with(*codes: tuple[np.ndarray, tuple[int, int]], angle: float = 0.0) -> np.ndarray:
+    """A 1920x1080 bench frame: grey clutter, the codes pasted in, turned and blurred a little."""
+    rng = np.random.default_rng(7)
+    frame = rng.integers(90, 170, size=(1080, 1920), dtype=np.uint8)
+    frame = cv2.GaussianBlur(frame, (9, 9), 0)
+    for image, (x, y) in codes:
+        padded = cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
+        h, w = padded.shape
+        frame[y : y + h, x : x + w] = padded
+    turn = cv2.getRotationMatrix2D((960, 540), angle, 1.0)
+    frame = cv2.warpAffine(frame, turn, (1920, 1080), borderValue=128)
+    return cv2.GaussianBlur(frame, (3, 3), 0)
+
+
+def test_codes_in_a_full_frame_are_read_with_their_gtins() -> None:
+    ean = rendered("4006381333931", zxingcpp.BarcodeFormat.EAN13, 3)
+    gs1 = rendered("\x1d0109506000134352172701011032A", zxingcpp.BarcodeFormat.DataMatrix, 6)
+    qr = rendered("DEMO-1001", zxingcpp.BarcodeFormat.QRCode, 6)
+    frame = frame_with((ean, (200, 300)), (gs1, (900, 250)), (qr, (1400, 600)), angle=8)
+
+    codes = {c.format: c for c in decode(frame)}
+
+    assert codes["EAN13"].gtin == "04006381333931"
+    assert codes["DataMatrix"].gtin == "09506000134352"
+    assert codes["QRCode"].text == "DEMO-1001" and codes["QRCode"].gtin is None
+    assert all(len(c.corners) == 4 for c in codes.values())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.text(alphabet="0123456789", min_size=12, max_size=12), scale=st.integers(2, 4))
+def test_any_ean13_rendered_is_read_back_as_its_gtin(body: str, scale: int) -> None:
+    code = body + str(gtin_check_digit(body))
+    frame = frame_with((rendered(code, zxingcpp.BarcodeFormat.EAN13, scale), (600, 400)))
+    assert [c.gtin for c in decode(frame)] == [code.zfill(14)]
+
+
+def test_a_blank_frame_has_no_codes() -> None:
+    assert decode(np.full((1080, 1920), 200, np.uint8)) == []
+
+
+@pytest.mark.parametrize(
+    "array", [np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10), np.float32)], ids=["bgr", "float"]
+)
+def test_only_grayscale_bytes_are_taken(array: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="grayscale"):
+        decode(array)
