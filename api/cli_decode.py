@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import cv2
 import typer
-
-from qc.vision.decode import decode
 
 
 def _read(path: Path) -> tuple[Any, str | None]:
     """The image in grayscale, or None and why not."""
+    import cv2  # here, not at the top: every other `qc` command would pay for loading OpenCV
+
     if not path.is_file():
         return None, "no such file"
     gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
@@ -32,6 +31,8 @@ def _line(path: Path, as_json: bool) -> tuple[str, bool]:
     if error is not None:
         text = json.dumps({"path": str(path), "error": error}) if as_json else f"{path}: {error}"
         return text, False
+    from qc.vision.decode import decode
+
     start = time.perf_counter()
     codes = decode(gray)
     ms = round((time.perf_counter() - start) * 1000, 2)
