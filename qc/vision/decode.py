@@ -113,7 +113,45 @@ def decode(gray: np.ndarray) -> list[Code]:
     """
     if gray.ndim != 2 or gray.dtype != np.uint8:
         raise ValueError(f"expected a 2-D uint8 grayscale image, got {gray.dtype} {gray.shape}")
-    return _zxing(gray) or _zbar(np.ascontiguousarray(gray)) or _upscaled(gray)
+    found = _zxing(gray) or _zbar(np.ascontiguousarray(gray)) or _upscaled(gray)
+    return without_conflicts(found)
+
+
+def _box(corners: Corners) -> tuple[int, int, int, int]:
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _overlap(a: Corners, b: Corners) -> float:
+    """Intersection over union of the two codes' upright bounding boxes."""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = _box(a), _box(b)
+    w, h = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+    inter = max(w, 0) * max(h, 0)
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def without_conflicts(codes: list[Code]) -> list[Code]:
+    """Drop codes that another, different read claims for the same place; fold repeats.
+
+    zxing-cpp can read a linear code both ways, each with a valid check digit (an EAN-13 read
+    backwards, say): one of the two is a misread and nothing here says which, so neither counts;
+    the packer scans again.
+    """
+    kept: list[Code] = []
+    doubtful: set[int] = set()
+    for i, code in enumerate(codes):
+        same_place = [
+            j for j, other in enumerate(kept) if _overlap(code.corners, other.corners) > 0.5
+        ]
+        if any(kept[j].text == code.text for j in same_place):
+            continue
+        if same_place:
+            doubtful.update(same_place)
+            doubtful.add(len(kept))
+        kept.append(code)
+        del i
+    return [code for k, code in enumerate(kept) if k not in doubtful]
 
 
 def _upscaled(gray: np.ndarray) -> list[Code]:

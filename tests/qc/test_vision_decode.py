@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qc.barcodes import gtin_check_digit
-from qc.vision.decode import Code, decode
+from qc.vision.decode import Code, decode, without_conflicts
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "barcodes"
 IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
@@ -108,12 +108,42 @@ def test_codes_in_a_full_frame_are_read_with_their_gtins() -> None:
     assert all(len(c.corners) == 4 for c in codes.values())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=st.text(alphabet="0123456789", min_size=12, max_size=12), scale=st.integers(2, 4))
-def test_any_ean13_rendered_is_read_back_as_its_gtin(body: str, scale: int) -> None:
+def test_a_rendered_ean13_is_read_as_itself_or_not_at_all(body: str, scale: int) -> None:
     code = body + str(gtin_check_digit(body))
     frame = frame_with((rendered(code, zxingcpp.BarcodeFormat.EAN13, scale), (600, 400)))
-    assert [c.gtin for c in decode(frame)] == [code.zfill(14)]
+    assert [c.gtin for c in decode(frame)] in ([code.zfill(14)], [])
+
+
+def test_most_rendered_ean13s_are_read() -> None:
+    bodies = [f"{n:012d}" for n in range(400_000_000_001, 400_000_000_001 + 40 * 7919, 7919)]
+    read = 0
+    for body in bodies:
+        code = body + str(gtin_check_digit(body))
+        frame = frame_with((rendered(code, zxingcpp.BarcodeFormat.EAN13, 3), (600, 400)))
+        read += [c.gtin for c in decode(frame)] == [code.zfill(14)]
+    assert read >= 38
+
+
+def test_an_ean13_that_also_reads_backwards_is_not_reported() -> None:
+    # Found by the property above: zxing-cpp reads this one both ways, the backward read
+    # (9134808082102) with a valid check digit too. Neither can be trusted.
+    frame = frame_with((rendered("7002200000432", zxingcpp.BarcodeFormat.EAN13, 4), (600, 400)))
+    assert decode(frame) == []
+
+
+def code_at(text: str, x: int) -> Code:
+    return Code(text, "EAN13", None, ((x, 0), (x + 100, 0), (x + 100, 50), (x, 50)), "zxing")
+
+
+def test_two_reads_of_one_place_cancel_and_repeats_fold() -> None:
+    assert without_conflicts([code_at("A", 0), code_at("B", 5)]) == []
+    assert without_conflicts([code_at("A", 0), code_at("A", 5)]) == [code_at("A", 0)]
+    assert without_conflicts([code_at("A", 0), code_at("B", 300)]) == [
+        code_at("A", 0),
+        code_at("B", 300),
+    ]
 
 
 def test_a_blank_frame_has_no_codes() -> None:
