@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from api.db import SessionFactory, get_session
-from api.settings import Settings, get_settings
+from api.settings import get_settings
 from qc.enums import Role
 from qc.errors import Forbidden, Unauthorized
 from qc.identity import Principal, authenticate, hash_key
@@ -26,11 +26,6 @@ from qc.verification import WeightPolicy
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-async def current_settings() -> Settings:
-    return get_settings()
-
-
-SettingsDep = Annotated[Settings, Depends(current_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A station key or a user key: `Bearer qc_…`")
 
 
@@ -117,8 +112,8 @@ ParcelReaderDep = Annotated[
 ]
 
 
-# The two below read settings directly rather than through SettingsDep: each level of
-# dependencies costs every request its solving, and these sit on the scan and close paths.
+# The two below read settings directly rather than through a dependency of their own: each
+# level of dependencies costs every request its solving, and these sit on the scan path.
 async def get_weight_policy() -> WeightPolicy:
     settings = get_settings()
     return WeightPolicy(
