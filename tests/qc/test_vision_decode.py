@@ -1,6 +1,8 @@
 """The decoder on the shared corpus of real photos, on frames the tests make, and as a property."""
 
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -10,7 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qc.barcodes import gtin_check_digit
-from qc.vision.decode import Code, decode, without_conflicts
+from qc.vision import decode as decode_module
+from qc.vision.decode import (
+    WELL_CHECKED,
+    Code,
+    confirm,
+    decode,
+    is_weak,
+    needs_confirming,
+    second_opinion,
+    without_conflicts,
+)
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "barcodes"
 IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
@@ -51,7 +63,7 @@ def is_expected(code: Code, expected: str, folder: str) -> bool:
 
 @pytest.mark.parametrize("folder", sorted(READ))
 def test_corpus_folder_is_read_at_its_pinned_rate(folder: str) -> None:
-    read = wrong = 0
+    read = wrong = wrong_confirmed = 0
     for path in images(corpus_folder(folder)):
         truth = path.with_suffix(".txt")
         if not truth.exists():
@@ -61,8 +73,11 @@ def test_corpus_folder_is_read_at_its_pinned_rate(folder: str) -> None:
         hit = any(is_expected(code, expected, folder) for code in codes)
         read += hit
         wrong += bool(codes) and not hit
+        linear = [c for c in codes if c.format not in WELL_CHECKED]  # a QR may hold a second QR
+        wrong_confirmed += sum(c.confirmed and not is_expected(c, expected, folder) for c in linear)
     assert read >= READ[folder]
     assert wrong <= WRONG.get(folder, 0)
+    assert wrong_confirmed == 0  # every wrong linear payload of the corpus is left unconfirmed
 
 
 def test_nothing_is_read_in_images_without_a_barcode() -> None:
@@ -133,8 +148,9 @@ def test_an_ean13_that_also_reads_backwards_is_not_reported() -> None:
     assert decode(frame) == []
 
 
-def code_at(text: str, x: int) -> Code:
-    return Code(text, "EAN13", None, ((x, 0), (x + 100, 0), (x + 100, 50), (x, 50)), "zxing")
+def code_at(text: str, x: int, *, confirmed: bool = True, gtin: str | None = None) -> Code:
+    corners = ((x, 0), (x + 100, 0), (x + 100, 50), (x, 50))
+    return Code(text, "EAN13", gtin, corners, "zxing", confirmed)
 
 
 def test_two_reads_of_one_place_cancel_and_repeats_fold() -> None:
@@ -143,6 +159,112 @@ def test_two_reads_of_one_place_cancel_and_repeats_fold() -> None:
     assert without_conflicts([code_at("A", 0), code_at("B", 300)]) == [
         code_at("A", 0),
         code_at("B", 300),
+    ]
+    unsure = code_at("A", 0, confirmed=False)
+    assert without_conflicts([unsure, code_at("A", 5)]) == [code_at("A", 0)]
+
+
+def strip(
+    text: str,
+    fmt: zxingcpp.BarcodeFormat,
+    *,
+    contrast: tuple[int, int] = (0, 255),
+    rows: int | None = None,
+    blur: float = 0.0,
+) -> np.ndarray:
+    """One code on a 1200x300 image (too wide for the 2x retry), dimmed, cut down or blurred."""
+    image = rendered(text, fmt, 3).astype(np.float32)
+    if rows is not None:  # a sliver across the bars, as a code half under tape shows
+        image = image[image.shape[0] // 2 : image.shape[0] // 2 + rows]
+    dark, light = contrast
+    image = dark + image * (light - dark) / 255
+    canvas = np.full((300, 1200), light, np.float32)
+    h, w = image.shape
+    canvas[150 - h // 2 : 150 - h // 2 + h, 100 : 100 + w] = image
+    if blur:
+        canvas = cv2.GaussianBlur(canvas, (0, 0), blur)
+    return canvas.astype(np.uint8)
+
+
+@pytest.fixture
+def zbar_silenced() -> Iterator[None]:
+    """zxing-cpp alone: every read is single-library, and the second opinion never comes."""
+    with mock.patch.object(decode_module, "_zbar", return_value=[]):
+        yield
+
+
+FORMAT = zxingcpp.BarcodeFormat
+EAN = ("4006381333931", FORMAT.EAN13)
+LINEAR = [EAN, ("DEMO1001", FORMAT.Code39), ("12345678901231", FORMAT.ITF)]
+WELL = [("DEMO-1001", FORMAT.QRCode), ("DEMO-1001", FORMAT.Code128)]
+
+
+@pytest.mark.parametrize(("text", "fmt"), LINEAR, ids=lambda v: getattr(v, "name", ""))
+@pytest.mark.parametrize(
+    ("weak", "kwargs"),
+    [(False, {}), (True, {"contrast": (100, 150)}), (True, {"rows": 6}), (False, {"rows": 14})],
+    ids=["crisp", "dim", "sliver", "strip"],
+)
+@pytest.mark.usefixtures("zbar_silenced")
+def test_a_linear_code_read_by_one_library_is_confirmed_unless_its_image_is_weak(
+    text: str, fmt: zxingcpp.BarcodeFormat, weak: bool, kwargs: dict[str, object]
+) -> None:
+    image = strip(text, fmt, **kwargs)  # type: ignore[arg-type]
+    [code] = decode(image)
+    assert code.text == text and is_weak(image, code) is weak
+    assert code.confirmed is not weak
+
+
+@pytest.mark.parametrize(("text", "fmt"), WELL, ids=["QRCode", "Code128"])
+@pytest.mark.usefixtures("zbar_silenced")
+def test_well_checked_symbologies_need_no_confirming_even_dim(
+    text: str, fmt: zxingcpp.BarcodeFormat
+) -> None:
+    image = strip(text, fmt, contrast=(110, 140))
+    [code] = decode(image)
+    assert is_weak(image, code) and code.confirmed
+
+
+def test_zbar_confirms_a_dim_ean_that_zxing_read() -> None:
+    image = strip(*EAN, contrast=(100, 150))
+    [code] = decode(image)
+    assert code.decoder == "zxing" and needs_confirming(image, code)
+    assert second_opinion(image, code) and code.confirmed
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    symbol=st.sampled_from(LINEAR + WELL),
+    dark=st.integers(0, 120),
+    span=st.integers(15, 255),
+    rows=st.one_of(st.none(), st.integers(2, 20)),
+    blur=st.sampled_from([0.0, 0.8, 1.5]),
+)
+def test_unconfirmed_reads_are_exactly_the_weak_single_library_linear_ones(
+    symbol: tuple[str, zxingcpp.BarcodeFormat], dark: int, span: int, rows: int | None, blur: float
+) -> None:
+    image = strip(*symbol, contrast=(dark, min(dark + span, 255)), rows=rows, blur=blur)
+    for code in decode(image):
+        weak_linear = code.format not in WELL_CHECKED and is_weak(image, code)
+        assert needs_confirming(image, code) == weak_linear
+        assert code.confirmed == (not weak_linear or second_opinion(image, code))
+
+
+def test_confirm_takes_the_orders_codes_and_earlier_frames() -> None:
+    unsure = code_at("4006381333931", 0, confirmed=False, gtin="04006381333931")
+    other = code_at("9501101530003", 300, confirmed=False, gtin="09501101530003")
+    sure = code_at("DEMO", 600)
+
+    assert confirm([unsure, other, sure]) == [unsure, other, sure]
+    assert confirm([unsure, other], expected_gtins=frozenset({"04006381333931"})) == [
+        code_at("4006381333931", 0, gtin="04006381333931"),
+        other,
+    ]
+    earlier = [code_at("9501101530003", 900, confirmed=False, gtin="09501101530003")]
+    assert [c.confirmed for c in confirm([unsure, other, sure], earlier=earlier)] == [
+        False,
+        True,
+        True,
     ]
 
 
