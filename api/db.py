@@ -128,7 +128,9 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
+async def in_transaction(
+    request: Request, work: Callable[[Session], T], *, write: bool | None = None
+) -> T:
     """Run `work` and commit its transaction in one worker thread; every write route does.
 
     The same contract as `get_session` (committed before the answer is sent, rolled back on
@@ -140,12 +142,16 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     rest wait in the pool's queue, and a thread that finishes takes the next at once, without
     waiting for a turn of the event loop. Dozens of threads sharing one GIL stretch every
     transaction they run.
+
+    `write` overrides what the method says: a GET that writes an audit event takes the
+    write lock up front, as a POST does.
     """
     sessions: SessionFactory = request.app.state.sessions
     threads: ThreadPoolExecutor = request.app.state.db_threads
+    writes = request.method in _WRITE_METHODS if write is None else write
 
     def run() -> T:
-        with sessions(request.method in _WRITE_METHODS) as session, committing(session):
+        with sessions(writes) as session, committing(session):
             return work(session)
 
     return await asyncio.get_running_loop().run_in_executor(threads, run)

@@ -23,6 +23,7 @@ from qc.errors import Forbidden, Unauthorized
 from qc.identity import Principal, authenticate, hash_key
 from qc.verification import WeightPolicy
 
+API_PREFIX = "/api/v1"
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
@@ -60,10 +61,10 @@ def _look_up(sessions: SessionFactory, key: str) -> Principal:
         return authenticate(session=session, key=key)
 
 
-async def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_principal(request: Request, credentials: CredentialsDep) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("send a key as `Authorization: Bearer <key>`", code="missing_key")
     cache: KeyCache = request.app.state.key_cache
@@ -110,6 +111,10 @@ CatalogueReaderDep = Annotated[
 ParcelReaderDep = Annotated[
     Principal, Depends(require(Role.SUPPORT, Role.SUPERVISOR, Role.MANAGER, station=True))
 ]
+# Photos may show customers' addresses: the roles that judge parcels and complaints see them.
+PHOTO_VIEWERS = (Role.SUPPORT, Role.MANAGER, Role.SUPERVISOR)
+EvidenceKeeperDep = Annotated[Principal, Depends(require(Role.SUPPORT, Role.MANAGER))]
+ManagerDep = Annotated[Principal, Depends(require(Role.MANAGER))]
 
 
 # The two below read settings directly rather than through a dependency of their own: each

@@ -33,7 +33,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         403: "The key's role may not do this",
         404: "No such object",
         409: "The object's state does not allow this",
-        422: "The payload is malformed",
+        413: "The upload is larger than the server accepts",
+        415: "The upload is not of a type the server accepts",
+        422: "The payload is malformed, or an upload is unusable",
         503: "The database is busy or down: retry after the Retry-After seconds",
     }.items()
 }
@@ -53,7 +55,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(QCError)
     def _domain(_request: Request, exc: QCError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(_body(exc.code, exc.message), exc.status, headers=headers)
+        return JSONResponse(
+            {**_body(exc.code, exc.message), **exc.extra}, exc.status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import errors
 from api.db import get_engine, session_factory
-from api.deps import KeyCache
-from api.routes import catalogue, ops, parcels
+from api.deps import API_PREFIX, KeyCache
+from api.routes import catalogue, ops, parcels, photos
 from api.settings import get_settings
-
-API_PREFIX = "/api/v1"
+from api.storage import make_store
+from qc.photo_store import PhotoStore
 
 DESCRIPTION = """
 Packing-station quality control. Stations open a parcel by scanning the packing slip, scan every
@@ -51,20 +52,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Transactions run on these threads (api.db.in_transaction); they start as first needed.
     threads = ThreadPoolExecutor(get_settings().db_threads, thread_name_prefix="qc-db")
     app.state.db_threads = threads
+    # Photos are decoded this many at a time per process: each holds tens of megabytes.
+    app.state.image_slots = anyio.CapacityLimiter(2)
     try:
         yield
     finally:
         threads.shutdown(wait=True)
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, photo_store: PhotoStore | None = None) -> FastAPI:
     app = FastAPI(title="Packing QC", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = engine if engine is not None else get_engine()
+    app.state.photo_store = photo_store if photo_store is not None else make_store(get_settings())
     app.state.sessions = session_factory(app.state.engine)
     app.state.key_cache = KeyCache(ttl=get_settings().auth_cache_seconds)
     errors.install(app)
     app.include_router(ops.router)
-    for router in (ops.me_router, catalogue.router, parcels.router):
+    for router in (ops.me_router, catalogue.router, parcels.router, photos.router):
         app.include_router(router, prefix=API_PREFIX)
     logging.getLogger("qc").setLevel(logging.INFO)
     return app

@@ -50,6 +50,39 @@ class Settings(BaseSettings):
         default=30, ge=0, description="Allowed deviation never below this, grams."
     )
 
+    photo_store: Literal["fs", "s3"] = Field(
+        default="fs", description="fs: a folder (QC_PHOTO_DIR); s3: an S3-compatible bucket."
+    )
+    photo_dir: Path | None = Field(default=None, description="Default: the data folder's photos/.")
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "qc-photos"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = Field(default="photos/", description="Where in the bucket photos go.")
+    photo_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, description="Upload limit.")
+    photo_max_pixels: int = Field(
+        default=50_000_000, ge=10_000, description="Refused before decoding (bombs)."
+    )
+    photo_max_side: int = Field(
+        default=2000, ge=320, le=8000, description="Long side of the kept image, pixels."
+    )
+    photo_min_sharpness: float = Field(default=50.0, ge=0)
+    photo_min_brightness: float = Field(default=45.0, ge=0, le=255)
+    photo_max_brightness: float = Field(default=220.0, ge=0, le=255)
+    photo_required: bool = Field(
+        default=False, description="Closing a parcel needs a photo that passed the gate."
+    )
+    photo_retention_days: int = Field(
+        default=120, ge=1, description="Card chargebacks run to 120 days."
+    )
+    photo_url_seconds: int = Field(
+        default=900, ge=10, description="How long a signed photo URL stays valid."
+    )
+    photo_sweep_grace_hours: float = Field(
+        default=24, ge=0.1, description="A file this young may still be waiting for its row."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -71,6 +104,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'qc.db').resolve()}"
+
+    @property
+    def photos_path(self) -> Path:
+        return self.photo_dir or self.data_dir / "photos"
 
 
 def normalize_database_url(url: str) -> str:

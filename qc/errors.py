@@ -7,9 +7,12 @@ class QCError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, extra: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.extra = extra or {}  # more machine-readable fields for the error body
         if code is not None:
             self.code = code
 
@@ -44,3 +47,20 @@ class NotFound(QCError):
 class Conflict(QCError):
     status = 409
     code = "conflict"
+
+
+class TooLarge(QCError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMedia(QCError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unusable(QCError):
+    """A well-formed upload that cannot serve its purpose (a photo too blurred to be evidence)."""
+
+    status = 422
+    code = "unusable"

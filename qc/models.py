@@ -211,6 +211,47 @@ class Override(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class Photo(SQLModel, table=True):
+    """A photo of a parcel: the kept image and thumbnail by content hash, and what was seen.
+
+    `upload_sha256` is the hash of the bytes the station sent, so that a station retrying an
+    upload gets the photo it already made. `purged_at` is set when retention deleted the
+    images; the row stays, so the parcel's story still says a photo was taken.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("parcel_id", "upload_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id", index=False)  # the unique constraint indexes it
+    station_id: int = Field(foreign_key="station.id")
+    upload_sha256: str = Field(max_length=64)
+    sha256: str = Field(max_length=64, index=True)
+    thumb_sha256: str = Field(max_length=64, index=True)
+    width: int
+    height: int
+    size_bytes: int
+    sharpness: float
+    brightness: float
+    codes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    foreign_skus: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class EvidenceHold(SQLModel, table=True):
+    """A legal hold: while it is not released, retention keeps the parcel's photos."""
+
+    __tablename__ = "evidence_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id")
+    user_id: int = Field(foreign_key="app_user.id")
+    reason: str = Field(max_length=500)
+    created_at: datetime = _created()
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    released_by: int | None = Field(default=None, foreign_key="app_user.id")
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)

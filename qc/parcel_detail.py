@@ -1,9 +1,13 @@
-"""The whole story of one parcel, for support and supervisors: lines, scans, defects, timeline."""
+"""The whole story of one parcel, for support and supervisors: lines, scans, defects, photos,
+timeline."""
+
+from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
 from qc.models import Defect, Order, Override, Parcel, Product, Scan, User
 from qc.parcel_state import parcel_out
+from qc.photos import hold_out, parcel_photos, photo_out
 from qc.schemas import DefectDetailOut, OverrideOut, ParcelDetail, ScanOut, TimelineEntry
 
 
@@ -14,7 +18,15 @@ def _skus(session: Session, ids: set[int]) -> dict[int, str]:
     return {pid: sku for pid, sku in rows if pid is not None}
 
 
-def parcel_detail(session: Session, parcel: Parcel) -> ParcelDetail:
+def parcel_detail(
+    session: Session,
+    parcel: Parcel,
+    *,
+    photo_urls: Callable[[int], tuple[str, str]] | None = None,
+) -> ParcelDetail:
+    """Everything about the parcel; `photo_urls` gives a photo's (image, thumbnail) URLs to
+    callers who may see photos, and photos carry no URL without it."""
+    assert parcel.id is not None
     scans = session.exec(
         select(Scan).where(Scan.parcel_id == parcel.id).order_by(col(Scan.id))
     ).all()
@@ -65,6 +77,18 @@ def parcel_detail(session: Session, parcel: Parcel) -> ParcelDetail:
                 at=parcel.shipped_at, event="shipped", detail=parcel.tracking_number or ""
             )
         )
+    photos = [
+        photo_out(p, photo_urls(p.id) if photo_urls and p.id else None)
+        for p in parcel_photos(session, parcel.id)
+    ]
+    timeline += [
+        TimelineEntry(
+            at=p.created_at,
+            event="photo",
+            detail="; ".join([f"photo {p.id} taken", *p.warnings]),
+        )
+        for p in photos
+    ]
     timeline.sort(key=lambda t: t.at)
     return ParcelDetail(
         **parcel_out(session, parcel).model_dump(),
@@ -72,5 +96,7 @@ def parcel_detail(session: Session, parcel: Parcel) -> ParcelDetail:
         scans=scan_views,
         defects=defect_views,
         overrides=override_views,
+        photos=photos,
+        evidence_hold=hold_out(session, parcel.id),
         timeline=timeline,
     )

@@ -6,6 +6,7 @@ from sqlmodel import Session, col, select
 
 from qc import verification as v
 from qc.audit import record_event
+from qc.catalogue import product_ref, products_by_sku
 from qc.enums import DefectKind, ParcelStatus
 from qc.errors import Conflict
 from qc.identity import Principal, packer_by_badge
@@ -22,6 +23,7 @@ from qc.parcel_state import (
     station_parcel,
     station_parcel_row,
 )
+from qc.photos import evidence as photo_evidence
 from qc.schemas import CloseOut, DefectOut, ParcelOut, WeightOut
 
 PACKING = ParcelStatus.PACKING
@@ -179,14 +181,28 @@ _CLOSE = (
 
 
 def close_parcel(
-    *, session: Session, parcel_id: int, station: Principal, policy: v.WeightPolicy
+    *,
+    session: Session,
+    parcel_id: int,
+    station: Principal,
+    policy: v.WeightPolicy,
+    photo_required: bool = False,
 ) -> CloseOut:
-    """Apply the verification rule: the parcel passes, or is held with the defects found."""
+    """Apply the verification rule: the parcel passes, or is held with the defects found.
+
+    Raises:
+        Conflict: policy requires a photo and the parcel has none (`photo_required`).
+    """
     parcel = station_parcel_row(session, parcel_id, station, PACKING)
     loaded = load(session, parcel)
-    verdict = v.close(loaded.state, policy)
+    photo = photo_evidence(session, parcel_id)
+    verdict = v.close(loaded.state, policy, photo, photo_required=photo_required)
+    foreign = products_by_sku(session, set(photo.foreign_skus))
     for finding in verdict.findings:
-        product = loaded.products.get(finding.sku or "")
+        sku = finding.sku or ""
+        product = loaded.products.get(sku) or (
+            product_ref(foreign[sku]) if sku in foreign else None
+        )
         add_defect(session, parcel, finding.kind, product=product, qty=finding.qty)
     session.connection().execute(
         _CLOSE,

@@ -240,9 +240,57 @@ class TimelineEntry(_Out):
     detail: str
 
 
+class QualityOut(_Out):
+    ok: bool
+    sharpness: float
+    brightness: float
+    reasons: list[str]
+
+
+class PhotoCodeOut(_Out):
+    """A code seen in a photo: `sku` when the catalogue knows it, `expected` when it is in the
+    order, `confirmed` False for a weak read nothing backed up (it is then not judged)."""
+
+    text: str
+    format: str
+    gtin: str | None
+    sku: str | None = None
+    expected: bool | None = None
+    confirmed: bool = True
+    order_slip: bool = False
+
+
+class PhotoOut(_Out):
+    id: int
+    parcel_id: int
+    width: int
+    height: int
+    quality: QualityOut
+    codes: list[PhotoCodeOut]
+    warnings: list[str]
+    created_at: datetime
+    purged: bool = False
+    url: str | None = None  # signed and expiring; None for callers who may not see photos
+    thumb_url: str | None = None
+
+
+class HoldIn(_In):
+    reason: Text
+
+
+class HoldOut(_Out):
+    parcel_id: int
+    held: bool
+    by: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+
+
 class ParcelDetail(ParcelOut):
     customer_ref: str | None
     scans: list[ScanOut]
     defects: list[DefectDetailOut]
     overrides: list[OverrideOut]
+    photos: list[PhotoOut] = []
+    evidence_hold: HoldOut | None = None
     timeline: list[TimelineEntry]

@@ -6,7 +6,8 @@ answers scans exactly as the server will. State is immutable: every step returns
 The rule: every expected unit is matched by exactly one accepted scan; nothing accepted is
 outside the order; no unit flagged damaged is left unreplaced; every short-shipped unit is
 declared with a reason; serials are unique; lots are not expired; the measured weight, when
-there is one, is within tolerance of the expected weight.
+there is one, is within tolerance of the expected weight; when policy requires a photo, one
+passed the quality gate; the newest photo shows no code of a product foreign to the order.
 """
 
 from collections.abc import Iterable, Mapping
@@ -251,13 +252,34 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class PhotoEvidence:
+    """What the parcel's photos prove: one was taken (photos that fail the quality gate are
+    never kept), and the SKUs foreign to the order its newest photo clearly shows."""
+
+    taken: bool = False
+    foreign_skus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Verdict:
     status: ParcelStatus
     findings: tuple[Finding, ...]
 
 
-def close(state: ParcelState, policy: WeightPolicy) -> Verdict:
-    """Apply the rule to a finished packing: passed, or held with the findings that hold it."""
+def close(
+    state: ParcelState,
+    policy: WeightPolicy,
+    photo: PhotoEvidence = PhotoEvidence(),
+    *,
+    photo_required: bool = False,
+) -> Verdict:
+    """Apply the rule to a finished packing: passed, or held with the findings that hold it.
+
+    Raises:
+        Conflict: policy requires a photo and none was taken (the packer takes one first).
+    """
+    if photo_required and not photo.taken:
+        raise Conflict("take a photo of the open parcel before closing it", code="photo_required")
     findings: list[Finding] = []
     for line in state.lines:
         if not line.remaining:
@@ -269,6 +291,7 @@ def close(state: ParcelState, policy: WeightPolicy) -> Verdict:
             findings.append(Finding(DefectKind.MISSING_ITEM, line.sku, line.remaining - in_kits))
     if weight_within_tolerance(state, policy) is False:
         findings.append(Finding(DefectKind.WEIGHT_MISMATCH, None, 1))
+    findings += [Finding(DefectKind.PHOTO_MISMATCH, sku, 1) for sku in photo.foreign_skus]
     status = ParcelStatus.HELD if findings else ParcelStatus.PASSED
     return Verdict(status, tuple(findings))
 

@@ -17,6 +17,7 @@ from api.db import make_engine
 from api.main import create_app
 from api.migrate import upgrade
 from api.settings import normalize_database_url
+from qc.photo_store import FsPhotoStore, PhotoStore
 
 # Tests revoke keys and expect the next request to see it; the cache has tests of its own.
 os.environ["QC_AUTH_CACHE_SECONDS"] = "0"
@@ -101,9 +102,15 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(engine: Engine, connection: Connection) -> Iterator[TestClient]:
+def photo_store(tmp_path: Path) -> PhotoStore:
+    """Where the app under test keeps photos: a folder of the test's own."""
+    return FsPhotoStore(tmp_path / "photos")
+
+
+@pytest.fixture
+def client(engine: Engine, connection: Connection, photo_store: PhotoStore) -> Iterator[TestClient]:
     """The app, in process, with each request's transaction nested in the test's own."""
-    app = create_app(engine=engine)
+    app = create_app(engine=engine, photo_store=photo_store)
 
     app.state.sessions = lambda write: nested_session(connection)
     with TestClient(
@@ -127,8 +134,8 @@ def live_engine(engine: Engine) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def live_client(live_engine: Engine) -> Iterator[TestClient]:
-    app = create_app(engine=live_engine)
+def live_client(live_engine: Engine, photo_store: PhotoStore) -> Iterator[TestClient]:
+    app = create_app(engine=live_engine, photo_store=photo_store)
     with TestClient(
         app, base_url="http://testserver/api/v1", raise_server_exceptions=False
     ) as client:

@@ -26,6 +26,7 @@ def _type(column_type: types.TypeEngine[Any]) -> tuple[str, Any]:
     for kind in (
         types.Boolean,
         types.Integer,
+        types.Float,
         types.String,
         types.DateTime,
         types.Date,

@@ -22,6 +22,8 @@ from api.deps import (
 )
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IdempotencyKey, once, run_once
+from api.photo_urls import photo_urls_for
+from api.settings import get_settings
 from qc import parcels
 from qc.errors import Forbidden
 from qc.parcel_detail import parcel_detail
@@ -159,14 +161,22 @@ async def close(
     policy: WeightPolicyDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Apply the verification rule: `passed`, or `held` with the defects that hold it."""
+    """Apply the verification rule: `passed`, or `held` with the defects that hold it.
+
+    With QC_PHOTO_REQUIRED, a parcel without a photo is refused (409 `photo_required`).
+    """
+    required = get_settings().photo_required
     return await once(
         request,
         station,
         key,
         None,
         lambda session: parcels.close_parcel(
-            session=session, parcel_id=parcel_id, station=station, policy=policy
+            session=session,
+            parcel_id=parcel_id,
+            station=station,
+            policy=policy,
+            photo_required=required,
         ),
     )
 
@@ -238,8 +248,11 @@ async def ship(
 
 @router.get("/{parcel_id}", response_model=ParcelDetail)
 def get_parcel(parcel_id: ParcelId, session: SessionDep, reader: ParcelReaderDep) -> ParcelDetail:
-    """The whole story of a parcel: lines, scans, defects, overrides, timeline."""
+    """The whole story of a parcel: lines, scans, defects, photos, overrides, timeline.
+
+    Photo URLs are signed for the caller and expire; stations get none.
+    """
     parcel = find_parcel(session, parcel_id)
     if reader.kind == "station" and parcel.station_id != reader.id:
         raise Forbidden(f"parcel {parcel_id} belongs to another station", code="not_your_parcel")
-    return parcel_detail(session, parcel)
+    return parcel_detail(session, parcel, photo_urls=photo_urls_for(reader))

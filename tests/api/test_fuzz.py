@@ -6,6 +6,9 @@ Schemathesis' pytest plugin (`from_fixture`) does not run under pytest 9, so eac
 Hypothesis strategy is driven here directly, inside an ordinary database test.
 """
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +18,7 @@ from sqlmodel import Session
 
 from api.db import make_engine
 from api.main import create_app
+from qc.photo_store import FsPhotoStore
 from tests.conftest import nested_session
 from tests.factories import World, make_world
 
@@ -26,7 +30,10 @@ CHECKS = [
     checks.response_schema_conformance,
 ]
 # The schema is read from an app whose engine is swapped for the test's own in each test.
-APP = create_app(engine=make_engine("sqlite://"))
+APP = create_app(
+    engine=make_engine("sqlite://"),
+    photo_store=FsPhotoStore(Path(tempfile.mkdtemp(prefix="qc-fuzz-photos-"))),
+)
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
@@ -34,6 +41,8 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 def caller_for(method: str, path: str) -> str:
     if path.endswith(("/override", "/void")):
         return "supervisor"
+    if path.endswith("/hold-evidence"):
+        return "support" if method == "POST" else "manager"
     if path.startswith("/api/v1/parcels") and method == "POST":
         return "station"
     if path.startswith("/api/v1/parcels"):

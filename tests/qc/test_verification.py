@@ -279,3 +279,34 @@ def test_nothing_is_ever_counted_beyond_the_order(order, events) -> None:
         first.setdefault(e.event_id, a)
     for sku, units in accepted_units.items():
         assert units == sum(a.units for a in first.values() if a.sku == sku)
+
+
+# -- photos ---------------------------------------------------------------------------------
+
+PACKED = state_of(v.Line("MUG", 1, accepted=1, weight_g=None))
+
+
+def test_a_photo_is_needed_to_close_only_when_policy_says_so() -> None:
+    assert v.close(PACKED, POLICY).status is ParcelStatus.PASSED
+    with pytest.raises(Conflict) as refused:
+        v.close(PACKED, POLICY, v.PhotoEvidence(taken=False), photo_required=True)
+    assert refused.value.code == "photo_required"
+    verdict = v.close(PACKED, POLICY, v.PhotoEvidence(taken=True), photo_required=True)
+    assert verdict.status is ParcelStatus.PASSED
+
+
+@given(
+    st.lists(st.sampled_from(SKUS), unique=True, max_size=4),
+    st.booleans(),
+)
+def test_each_foreign_item_in_the_photo_is_one_finding_and_holds(
+    foreign: list[str], required: bool
+) -> None:
+    verdict = v.close(
+        PACKED, POLICY, v.PhotoEvidence(taken=True, foreign_skus=tuple(foreign)),
+        photo_required=required,
+    )  # fmt: skip
+    mismatches = [f for f in verdict.findings if f.kind is DefectKind.PHOTO_MISMATCH]
+    assert [f.sku for f in mismatches] == foreign
+    assert all(f.qty == 1 for f in mismatches)
+    assert verdict.status is (ParcelStatus.HELD if foreign else ParcelStatus.PASSED)
