@@ -10,6 +10,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from qc.errors import QCError
+from qc.photo_store import StoreUnavailable
 
 log = logging.getLogger("qc.api")
 
@@ -36,7 +37,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         413: "The upload is larger than the server accepts",
         415: "The upload is not of a type the server accepts",
         422: "The payload is malformed, or an upload is unusable",
-        503: "The database is busy or down: retry after the Retry-After seconds",
+        503: "The database or the photo store is busy or down: retry after Retry-After seconds",
     }.items()
 }
 
@@ -78,6 +79,14 @@ def install(app: FastAPI) -> None:
         # A value the database refuses (a NUL character in text for PostgreSQL, say): the
         # client sent it, and the request's transaction was rolled back.
         return JSONResponse(_body("invalid_value", "a value in the request cannot be stored"), 400)
+
+    @app.exception_handler(StoreUnavailable)
+    def _store(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("photo store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        text = "the photo store cannot be reached; retry in a moment"
+        return JSONResponse(
+            _body("photo_store_unavailable", text), 503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(OperationalError)
     def _database(request: Request, exc: OperationalError) -> JSONResponse:

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from qc.errors import Unusable
 from qc.photo_store import PhotoStore, key_of
 from qc.photos import StoredPhoto
-from qc.vision.decode import decode
-from qc.vision.photo import QualityLimits, prepare
+from qc.vision.photo import QualityLimits, codes_in, prepare
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,7 @@ def ingest(data: bytes, *, store: PhotoStore, policy: PhotoPolicy) -> StoredPhot
                                "brightness": quality.brightness,
                                "reasons": list(quality.reasons)}},
         )  # fmt: skip
-    # The whole photo is searched, not only likely regions as live frames are (FrameDecoder):
-    # a still is evidence, seen once, and a label crossed by a flap's edge can hide from the
-    # region proposals; the search costs about 40 ms of the 150 ms budget.
-    codes = decode(prepared.gray)
+    codes = codes_in(prepared.gray)
     thumb_key = store.put(prepared.thumbnail)
     key = store.put(prepared.jpeg)
     return StoredPhoto(

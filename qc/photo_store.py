@@ -26,6 +26,10 @@ class PhotoMissing(LookupError):
     """The store holds no photo under this key."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store could not be read or written now (disk full, server down): retry later."""
+
+
 class PhotoStore(Protocol):
     """Where photos go. Every method taking a key raises ValueError unless check_key passes it."""
 
@@ -89,6 +93,12 @@ class FsPhotoStore:
         Bytes already stored are not written again, but their file's time is refreshed: a
         re-upload of an old orphan must not be swept while its new row is being committed.
         """
+        try:
+            return self._write(data)
+        except OSError as exc:
+            raise StoreUnavailable(f"the photo folder cannot be written: {exc}") from exc
+
+    def _write(self, data: bytes) -> str:
         key = key_of(data)
         path = self._path(key)
         try:
@@ -118,6 +128,8 @@ class FsPhotoStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise PhotoMissing(key) from None
+        except OSError as exc:
+            raise StoreUnavailable(f"the photo folder cannot be read: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from qc.photo_store import PhotoMissing, check_key, cutoff, is_key, key_of
+from qc.photo_store import PhotoMissing, StoreUnavailable, check_key, cutoff, is_key, key_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -97,6 +97,13 @@ class S3PhotoStore:
         """
         key = key_of(data)
         name = self._name(key)
+        try:
+            self._write(name, key, data, content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreUnavailable(f"the photo bucket cannot be written: {exc}") from exc
+        return key
+
+    def _write(self, name: str, key: str, data: bytes, content_type: str) -> None:
         if self._exists(name):
             self.client.copy_object(
                 Bucket=self.bucket,
@@ -105,7 +112,7 @@ class S3PhotoStore:
                 MetadataDirective="REPLACE",  # S3 refuses a copy onto itself that changes nothing
                 ContentType=content_type,
             )
-            return key
+            return
         self.client.put_object(
             Bucket=self.bucket,
             Key=name,
@@ -113,17 +120,19 @@ class S3PhotoStore:
             ContentType=content_type,
             ChecksumSHA256=base64.b64encode(bytes.fromhex(key)).decode("ascii"),
         )
-        return key
 
     def get(self, key: str) -> bytes:
+        name = self._name(key)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
+            response = self.client.get_object(Bucket=self.bucket, Key=name)
+            with response["Body"] as body:
+                return body.read()
         except ClientError as exc:
             if _error_code(exc) in _NOT_FOUND:
                 raise PhotoMissing(key) from None
-            raise
-        with response["Body"] as body:
-            return body.read()
+            raise StoreUnavailable(f"the photo bucket cannot be read: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"the photo bucket cannot be read: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         return self._exists(self._name(key))

@@ -14,7 +14,7 @@ from api.settings import get_settings
 from api.uploads import read_file_part
 from qc.errors import TooLarge, UnsupportedMedia
 from qc.models import AuditEvent, Defect, Photo
-from qc.photo_store import PhotoStore
+from qc.photo_store import PhotoStore, StoreUnavailable
 from tests import photo_stores
 from tests.api.test_packing import close, open_parcel, scan
 from tests.factories import CABLE, MUG, PHONE, World, make_world
@@ -486,3 +486,31 @@ def test_a_manager_releases_a_hold(client: TestClient, world: World) -> None:
     assert released.status_code == 200 and released.json()["held"] is False
     again = client.delete(url, headers=world.auth("manager"))
     assert (again.status_code, again.json()["error"]) == (409, "no_evidence_hold")
+
+
+class BrokenStore:
+    """A store whose disk is full, or whose server is down."""
+
+    def put(self, data: bytes, *, content_type: str = "image/jpeg") -> str:
+        raise StoreUnavailable("no space left on device")
+
+    def get(self, key: str) -> bytes:
+        raise StoreUnavailable("connection refused")
+
+
+def test_a_store_that_cannot_write_is_a_503_and_records_nothing(
+    client: TestClient, world: World, session: Session
+) -> None:
+    parcel = open_parcel(client, world)
+    client.app.state.photo_store = BrokenStore()  # type: ignore[attr-defined]
+    answer = upload(client, world, parcel["id"], GOOD)
+    assert (answer.status_code, answer.json()["error"]) == (503, "photo_store_unavailable")
+    assert answer.headers["retry-after"] == "5"
+    assert session.exec(select(func.count()).select_from(Photo)).one() == 0
+
+
+def test_a_store_that_cannot_read_is_a_503(client: TestClient, world: World) -> None:
+    _, photo = _photo(client, world)
+    client.app.state.photo_store = BrokenStore()  # type: ignore[attr-defined]
+    answer = client.get(f"/photos/{photo['id']}", headers=world.auth("support"))
+    assert (answer.status_code, answer.json()["error"]) == (503, "photo_store_unavailable")

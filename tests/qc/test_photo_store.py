@@ -3,6 +3,7 @@
 import hashlib
 import math
 import os
+import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from qc.photo_store import (
     FsPhotoStore,
     PhotoMissing,
     PhotoStore,
+    StoreUnavailable,
     check_key,
     key_of,
     sweep,
@@ -340,7 +342,8 @@ def test_s3_list_keys_reads_every_page(seaweed: weed.SeaweedS3) -> None:
 
 
 def test_s3_errors_other_than_not_found_are_not_photo_missing(seaweed: weed.SeaweedS3) -> None:
-    with pytest.raises(ClientError, match="NoSuchBucket"):
+    # A missing bucket or a refused signature is the store failing, not a photo missing.
+    with pytest.raises(StoreUnavailable, match="NoSuchBucket"):
         S3PhotoStore(seaweed.client(), "qc-no-such-bucket").get(KEY)
 
     stranger = S3PhotoStore.connect(
@@ -350,12 +353,35 @@ def test_s3_errors_other_than_not_found_are_not_photo_missing(seaweed: weed.Seaw
         secret_key="not-the-secret",
     )
     refused = r"403|SignatureDoesNotMatch"  # HEAD answers have no body to name the error
-    with pytest.raises(ClientError, match=refused):
+    with pytest.raises(StoreUnavailable, match=refused):
         stranger.put(JPEG)
-    with pytest.raises(ClientError, match=refused):
+    with pytest.raises(StoreUnavailable, match=refused):
         stranger.get(KEY)
     with pytest.raises(ClientError, match=refused):
         stranger.exists(KEY)
+
+
+def test_an_s3_server_that_does_not_answer_is_store_unavailable() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = S3PhotoStore.connect(
+        endpoint_url=f"http://127.0.0.1:{port}", bucket="b", access_key="k", secret_key="s"
+    )
+    store.client.meta.config.retries = {"max_attempts": 1}
+    with pytest.raises(StoreUnavailable):
+        store.put(JPEG)
+    with pytest.raises(StoreUnavailable):
+        store.get(KEY)
+
+
+def test_a_folder_that_cannot_be_written_is_store_unavailable(tmp_path: Path) -> None:
+    blocked = tmp_path / "photos"
+    blocked.write_bytes(b"a file where the folder should be")
+    with pytest.raises(StoreUnavailable):
+        FsPhotoStore(blocked).put(JPEG)
+    with pytest.raises(StoreUnavailable):
+        FsPhotoStore(blocked).get(KEY)
 
 
 def test_s3_connect_creates_the_bucket_when_asked(seaweed: weed.SeaweedS3) -> None:
