@@ -1,6 +1,7 @@
 """Photos through the API: upload and its checks, what a photo shows, viewing, holds."""
 
 import asyncio
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
@@ -12,9 +13,12 @@ from starlette.requests import Request
 
 from api.settings import get_settings
 from api.uploads import read_file_part
-from qc.errors import TooLarge, UnsupportedMedia
-from qc.models import AuditEvent, Defect, Photo
-from qc.photo_store import PhotoStore, StoreUnavailable
+from qc.errors import Forbidden, TooLarge, UnsupportedMedia
+from qc.identity import Principal
+from qc.models import AuditEvent, Defect, Photo, Station, utcnow
+from qc.photo_ingest import PhotoPolicy, ingest
+from qc.photo_store import PhotoStore, StoreUnavailable, sweep
+from qc.photos import live_keys, record_photo
 from tests import photo_stores
 from tests.api.test_packing import close, open_parcel, scan
 from tests.factories import CABLE, MUG, PHONE, World, make_world
@@ -514,3 +518,26 @@ def test_a_store_that_cannot_read_is_a_503(client: TestClient, world: World) -> 
     client.app.state.photo_store = BrokenStore()  # type: ignore[attr-defined]
     answer = client.get(f"/photos/{photo['id']}", headers=world.auth("support"))
     assert (answer.status_code, answer.json()["error"]) == (503, "photo_store_unavailable")
+
+
+def test_an_upload_that_never_commits_leaves_files_the_sweeper_removes(
+    client: TestClient, world: World, session: Session, photo_store: PhotoStore
+) -> None:
+    # Files are written before the row; when the row's transaction fails (here the parcel is
+    # not the station's), they are orphans: swept, while a committed photo keeps its files.
+    parcel, committed = _photo(client, world)
+    stored = ingest(jpeg(parcel_scene(800, 600, seed=5)), store=photo_store, policy=PhotoPolicy())
+    assert photo_store.exists(stored.sha256) and photo_store.exists(stored.thumb_sha256)
+    other = session.exec(select(Station).where(Station.code == "BENCH-2")).one()
+    intruder = Principal(kind="station", id=other.id or 0, name=other.code)
+    with pytest.raises(Forbidden):
+        record_photo(session=session, parcel_id=parcel["id"], station=intruder, stored=stored)
+
+    deleted = sweep(
+        photo_store,
+        live=lambda keys: live_keys(session, keys),
+        older_than=utcnow() + timedelta(seconds=5),  # every file is past its grace period
+    )
+    assert sorted(deleted) == sorted([stored.sha256, stored.thumb_sha256])
+    row = session.get_one(Photo, committed["id"])
+    assert photo_store.exists(row.sha256) and photo_store.exists(row.thumb_sha256)
