@@ -31,7 +31,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy qc api
+	$(VENV)/bin/mypy qc api stations
 	$(VENV)/bin/lint-imports
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.

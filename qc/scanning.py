@@ -22,6 +22,7 @@ from qc.catalogue import ProductRef, resolve_code
 from qc.enums import ParcelStatus, ScanResult, ScanSource
 from qc.errors import Conflict, Forbidden, NotFound
 from qc.identity import Principal
+from qc.messages import GREEN, scan_message
 from qc.models import Parcel, Scan, utcnow
 from qc.parcel_state import (
     SAVE_LINE,
@@ -34,8 +35,6 @@ from qc.parcel_state import (
     station_parcel_row,
 )
 from qc.schemas import ScanAnswer, ScanIn
-
-GREEN = (ScanResult.ACCEPTED, ScanResult.SERIAL_NEEDED)
 
 
 def _replayed(scan: Row[Any], parcel_id: int, code: str) -> dict[str, Any]:
@@ -117,27 +116,6 @@ def _event(
     return event, product
 
 
-def _message(answer: v.Answer, code: ScannedCode, state: v.ParcelState) -> str:
-    sku = answer.sku or ""
-    line = state.line(sku) if sku else None
-    match answer.result:
-        case ScanResult.ACCEPTED:
-            done = " — all items scanned, close the parcel" if state.remaining == 0 else ""
-            return f"OK {sku}: {line.good if line else 0} of {line.expected if line else 0}{done}"
-        case ScanResult.SERIAL_NEEDED:
-            return f"{sku}: now scan its serial number"
-        case ScanResult.WRONG_ITEM:
-            return f"Wrong item: {sku} is not in this order — take it out"
-        case ScanResult.OVER_QUANTITY:
-            return f"Too many {sku}: this order needs no more — take it out"
-        case ScanResult.EXPIRED_ITEM:
-            return f"Expired {sku} (use by {code.expiry}) — take it out and pick a fresh one"
-        case ScanResult.DUPLICATE_SERIAL:
-            return f"Serial {answer.serial} of {sku} was already scanned — take it out"
-        case _:
-            return f"Unknown code {code.text[:40]} — not in the catalogue"
-
-
 def _expected_instead(loaded: Loaded) -> ProductRef | None:
     """For a wrong item: the SKU the packer meant to pick, when only one is still to pick."""
     pending = [line.sku for line in loaded.state.lines if line.remaining]
@@ -210,7 +188,7 @@ def record_scan(
         ok=answer.result in GREEN,
         sku=answer.sku,
         units=answer.units,
-        message=_message(answer, code, state),
+        message=scan_message(answer, code, state),
         remaining=state.remaining,
         lines=line_views(replace(loaded, state=state)),
     ).model_dump(mode="json", exclude={"scan_id"})

@@ -240,6 +240,33 @@ class TimelineEntry(_Out):
     detail: str
 
 
+class PackDataLine(_Out):
+    sku: str
+    expected: int
+    kit_qty: int
+    accepted: int
+    damaged: int
+    short: int
+    weight_g: int | None
+
+
+class PackDataBarcode(_Out):
+    code: str = Field(description="As the catalogue stores it: a GTIN-14, or an internal code.")
+    pack_qty: int
+    sku: str
+    requires_serial: bool
+
+
+class PackData(_Out):
+    """A parcel for a bench that must answer scans without the server (qc.verification)."""
+
+    parcel: ParcelOut
+    packing: bool
+    lines: list[PackDataLine]
+    pending_serial: str | None
+    barcodes: list[PackDataBarcode]
+
+
 class QualityOut(_Out):
     ok: bool
     sharpness: float

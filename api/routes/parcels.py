@@ -26,6 +26,7 @@ from api.photo_urls import photo_urls_for
 from api.settings import get_settings
 from qc import parcels
 from qc.errors import Forbidden
+from qc.pack_data import pack_data
 from qc.parcel_detail import parcel_detail
 from qc.parcel_state import find_parcel
 from qc.scanning import record_scan
@@ -33,6 +34,7 @@ from qc.schemas import (
     CloseOut,
     DamagedIn,
     OverrideIn,
+    PackData,
     ParcelDetail,
     ParcelOpen,
     ParcelOut,
@@ -244,6 +246,13 @@ async def ship(
             tracking_number=data.tracking_number,
         ),
     )
+
+
+@router.get("/{parcel_id}/pack-data", response_model=PackData)
+def get_pack_data(parcel_id: ParcelId, session: SessionDep, station: StationDep) -> PackData:
+    """The station's parcel with its expected products' barcodes: what the bench agent caches
+    to answer scans itself, with the same verification module, while the server is away."""
+    return pack_data(session=session, parcel_id=parcel_id, station=station)
 
 
 @router.get("/{parcel_id}", response_model=ParcelDetail)
