@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import errors
+from api import errors, pages
 from api.db import get_engine, session_factory
 from api.deps import API_PREFIX, KeyCache
 from api.routes import catalogue, ops, parcels, photos
@@ -68,6 +69,8 @@ def create_app(engine: Engine | None = None, photo_store: PhotoStore | None = No
     app.state.key_cache = KeyCache(ttl=get_settings().auth_cache_seconds)
     errors.install(app)
     app.include_router(ops.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     for router in (ops.me_router, catalogue.router, parcels.router, photos.router):
         app.include_router(router, prefix=API_PREFIX)
     logging.getLogger("qc").setLevel(logging.INFO)

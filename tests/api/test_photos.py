@@ -1,7 +1,10 @@
 """Photos through the API: upload and its checks, what a photo shows, viewing, holds."""
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
@@ -23,6 +26,8 @@ from tests import photo_stores
 from tests.api.test_packing import close, open_parcel, scan
 from tests.factories import CABLE, MUG, PHONE, World, make_world
 from tests.photo_images import GPS_MARK, jpeg, jpeg_claiming, parcel_scene, png_bomb, with_exif
+
+T = TypeVar("T")
 
 # Every test here runs on both photo stores: a folder, and a real S3 server (SeaweedFS).
 photo_store = photo_stores.photo_store
@@ -169,6 +174,13 @@ def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(
     assert (answer.status_code, answer.json()["error"]) == (413, "photo_too_large")
 
 
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a thread of its own: this one may already have a loop (Playwright's,
+    when browser tests ran earlier in the same worker)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def multipart_scope(boundary: str) -> dict:
     content_type = f"multipart/form-data; boundary={boundary}".encode()
     return {"type": "http", "method": "POST", "path": "/", "query_string": b"",
@@ -189,7 +201,7 @@ def test_a_streamed_upload_without_a_length_is_cut_off_at_the_limit() -> None:
 
     request = Request(multipart_scope(boundary), receive)
     with pytest.raises(TooLarge) as refused:
-        asyncio.run(read_file_part(request, field="file", limit=100_000))
+        run_async(read_file_part(request, field="file", limit=100_000))
     assert refused.value.code == "photo_too_large"
     assert len(pulled) <= 3  # 64 kB chunks: refused on the second of them
 
@@ -206,7 +218,7 @@ def test_a_file_that_starts_wrong_is_refused_at_its_first_bytes() -> None:
 
     request = Request(multipart_scope(boundary), receive)
     with pytest.raises(UnsupportedMedia):
-        asyncio.run(read_file_part(request, field="file", limit=10_000_000))
+        run_async(read_file_part(request, field="file", limit=10_000_000))
     assert len(pulled) == 1
 
 
