@@ -8,8 +8,8 @@ milliseconds); when it is not, the bench's answer, marked offline. A server answ
 disagrees with what the packer was shown is put on the screen as a conflict.
 
 Bench-sheet codes (printable barcodes): QC:PHOTO, QC:CLOSE, QC:DAMAGED (the last accepted
-item), QC:PACKER=<badge>, QC:WEIGHT=<grams>. With `scale = "typed"`, a line "w 1234" (or
-"w 1.2 kg") typed on the keyboard is the weight.
+item), QC:PACKER=<badge>, QC:WEIGHT=<grams>. On the keyboard: `p` (or `photo`) takes the photo,
+`close` closes, and with `scale = "typed"` a line "w 1234" (or "w 1.2 kg") is the weight.
 """
 
 import queue
@@ -142,9 +142,9 @@ class Agent:
             self._open(code)
         elif self._closing:
             self.screen.show_answer(False, "CLOSING", "Waiting for the server to confirm the close")
-        elif code == s.photo_code:
+        elif code == s.photo_code or code.lower() in ("p", "photo"):  # the sheet, or a key
             self._take_photo()
-        elif code == s.close_code:
+        elif code == s.close_code or code.lower() == "close":
             self._closing = True  # nothing more goes into this parcel
             self._queue("close", {}, title="CLOSE", memo=("closing", True))
         elif code == "QC:DAMAGED":

@@ -404,3 +404,18 @@ def test_codes_under_the_camera_become_scans_and_it_takes_the_photo(
         [photo] = session.exec(select(Photo)).all()
         assert photo.foreign_skus == ["PHONE"]
     agent.stop()
+
+
+def test_keys_for_the_photo_and_a_typed_weight(
+    server: LiveServer, world: World, live_engine: Engine, tmp_path: Path
+) -> None:
+    camera = StillCamera(jpeg(parcel_scene(1600, 1200, codes=(MUG,))))
+    agent = agent_for(server, world, tmp_path, camera=camera, auto_photo=False)
+    screen: Recording = agent.screen  # type: ignore[assignment]
+    feed(agent, "1001", MUG, MUG, CABLE, "p", "w 0.9 kg", "close")
+    titles = [title for _, title, _ in screen.answers]
+    assert titles[-3:] == ["PHOTO", "WEIGHT", "PASSED"]
+    assert screen.answers[-2][2] == "900 g (expected 890 g)"
+    with Session(live_engine) as session:
+        assert len(session.exec(select(Photo)).all()) == 1
+    agent.stop()
