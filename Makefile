@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(VENV)/bin/qc db upgrade
 	@if [ "$(QC_DEMO)" != "0" ]; then $(VENV)/bin/qc demo load --if-empty; fi
-	@echo "Serving on http://$${QC_HOST:-127.0.0.1}:$${QC_PORT:-8000} — API docs at /docs."
+	@echo "Serving on http://$${QC_HOST:-127.0.0.1}:$${QC_PORT:-8000} — API docs at /docs, the packer's page at /station."
 	@echo "Log in with a key above: 'Authorization: Bearer <key>' (the Authorize button on /docs)."
 	$(VENV)/bin/qc serve
 
