@@ -139,5 +139,10 @@ async def get_today() -> date:
 TodayDep = Annotated[date, Depends(get_today)]
 
 
+def warehouse_zone() -> ZoneInfo:
+    """The warehouse's time zone: statistics count its local days."""
+    return ZoneInfo(get_settings().timezone)
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None

@@ -146,6 +146,7 @@ class Parcel(SQLModel, table=True):
     opened_at: datetime = _created()
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ParcelLine(SQLModel, table=True):
@@ -264,6 +265,49 @@ class AuditEvent(SQLModel, table=True):
     object_id: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     ip: str | None = Field(default=None, max_length=45)
+
+
+class StatCell(SQLModel, table=True):
+    """Closed parcels counted by the local day and UTC hour they closed, bench, packer, SKU,
+    defect kind and stage: the rollup every statistic is read from.
+
+    `sku_id` 0 is every SKU and -1 defects with no SKU (a weight mismatch); `kind` and `stage`
+    '' are every kind and either stage. `parcels`, `units`, `first_pass`, `shipped` and
+    `packing_s` are kept in the cells of every kind and stage; `defective` (parcels with at
+    least one defect matching the cell) and `defects` (units) in the others. Maintained in the
+    transaction of the event it counts (qc.rollups); `qc stats rebuild` recomputes it.
+    """
+
+    __tablename__ = "stat_cell"
+    __table_args__ = (sa.Index("ix_stat_cell_lookup", "sku_id", "kind", "stage", "local_day"),)
+
+    local_day: date = Field(primary_key=True)
+    hour: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    station_id: int = Field(primary_key=True)
+    packer_id: int = Field(primary_key=True)
+    sku_id: int = Field(primary_key=True)
+    kind: str = Field(max_length=24, primary_key=True)
+    stage: str = Field(max_length=8, primary_key=True)
+    parcels: int = 0
+    units: int = 0
+    first_pass: int = 0
+    shipped: int = 0
+    packing_s: int = 0
+    defective: int = 0
+    defects: int = 0
+
+
+class StatConfusion(SQLModel, table=True):
+    """Wrong items by the SKU that was expected and the SKU scanned instead, per local day."""
+
+    __tablename__ = "stat_confusion"
+
+    local_day: date = Field(primary_key=True)
+    station_id: int = Field(primary_key=True)
+    packer_id: int = Field(primary_key=True)
+    expected_id: int = Field(primary_key=True)
+    scanned_id: int = Field(primary_key=True)
+    count: int = 0
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -70,7 +70,10 @@ def parcel_detail(
         for o in override_views
     ]
     if parcel.closed_at:
-        timeline.append(TimelineEntry(at=parcel.closed_at, event="closed", detail=parcel.status))
+        verdict = "held" if parcel.status == "voided" else parcel.status
+        timeline.append(TimelineEntry(at=parcel.closed_at, event="closed", detail=verdict))
+    if parcel.voided_at:
+        timeline.append(TimelineEntry(at=parcel.voided_at, event="voided", detail="voided"))
     if parcel.shipped_at:
         timeline.append(
             TimelineEntry(

@@ -209,13 +209,14 @@ def add_defect(
     scan_id: int | None = None,
     expected_product_id: int | None = None,
     reason: str | None = None,
+    stage: str = "caught",
 ) -> None:
     session.connection().execute(
         _ADD_DEFECT,
         {
             "parcel_id": parcel.id,
             "kind": kind,
-            "stage": "caught",
+            "stage": stage,
             "product_id": product.id if product else None,
             "qty": qty,
             "station_id": parcel.station_id,

@@ -1,5 +1,7 @@
 """A parcel's life: opened by a slip scan, packed, closed with a verdict, released, shipped."""
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -24,9 +26,11 @@ from qc.parcel_state import (
     station_parcel_row,
 )
 from qc.photos import evidence as photo_evidence
+from qc.rollups import counted
 from qc.schemas import CloseOut, DefectOut, ParcelOut, WeightOut
 
 PACKING = ParcelStatus.PACKING
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def _busy(session: Session, parcel: Parcel, number: str) -> Conflict:
@@ -187,6 +191,7 @@ def close_parcel(
     station: Principal,
     policy: v.WeightPolicy,
     photo_required: bool = False,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> CloseOut:
     """Apply the verification rule: the parcel passes, or is held with the defects found.
 
@@ -194,6 +199,14 @@ def close_parcel(
         Conflict: policy requires a photo and the parcel has none (`photo_required`).
     """
     parcel = station_parcel_row(session, parcel_id, station, PACKING)
+    with counted(session, parcel_id, zone):
+        return _close(session, parcel, policy, photo_required)
+
+
+def _close(
+    session: Session, parcel: ParcelRow, policy: v.WeightPolicy, photo_required: bool
+) -> CloseOut:
+    parcel_id = parcel.id
     loaded = load(session, parcel)
     photo = photo_evidence(session, parcel_id)
     verdict = v.close(loaded.state, policy, photo, photo_required=photo_required)
@@ -257,13 +270,19 @@ def void_parcel(
             f"parcel {parcel_id} is {parcel.status} and cannot be voided",
             code="parcel_not_voidable",
         )
-    parcel.status, parcel.live_order_id, parcel.closed_at = ParcelStatus.VOIDED, None, utcnow()
+    # closed_at stays as it was: a held parcel that is voided was closed, and counts as such.
+    parcel.status, parcel.live_order_id, parcel.voided_at = ParcelStatus.VOIDED, None, utcnow()
     session.add(parcel)
     return _supervised(session, parcel, user, "parcel.void", reason, ip)
 
 
 def ship_parcel(
-    *, session: Session, parcel_id: int, station: Principal, tracking_number: str
+    *,
+    session: Session,
+    parcel_id: int,
+    station: Principal,
+    tracking_number: str,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> ParcelOut:
     """Hand a passed parcel to the carrier under its tracking number."""
     parcel = station_parcel(session, parcel_id, station, ParcelStatus.PASSED)
@@ -274,11 +293,11 @@ def ship_parcel(
         raise Conflict(
             f"tracking number {tracking_number} is on parcel {other}", code="tracking_number_taken"
         )
-    parcel.status, parcel.tracking_number, parcel.shipped_at = (
-        ParcelStatus.SHIPPED,
-        tracking_number,
-        utcnow(),
-    )
-    session.add(parcel)
-    session.flush()
+    with counted(session, parcel_id, zone):
+        parcel.status, parcel.tracking_number, parcel.shipped_at = (
+            ParcelStatus.SHIPPED,
+            tracking_number,
+            utcnow(),
+        )
+        session.add(parcel)
     return parcel_out(session, parcel)

@@ -1,0 +1,303 @@
+"""Defect statistics read from the rollups (qc.rollups), as DESIGN.md defines them.
+
+- parcel defect rate = parcels with a defect of the stage / parcels closed
+- SKU defect rate = defects (units) on the SKU / units of the SKU packed
+- first-pass yield = parcels passed at closing with no caught defect / parcels closed
+- escaped rate = parcels with a complaint-born defect / parcels shipped
+
+Every figure counts parcels by the local day they closed. Each row carries p-chart limits,
+p̄ ± 3·√(p̄(1-p̄)/n), with p̄ the rate over all rows and n the row's own parcels (units for
+SKUs), so a manager sees which group is out of control rather than merely the worst.
+"""
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from qc.errors import NotFound
+from qc.models import Product, Station, User
+from qc.rollup_cells import ALL_SKUS, MEASURES, NO_SKU
+from qc.rollups import CELLS, CONFUSIONS
+from qc.stats_schemas import (
+    ConfusionRow,
+    Confusions,
+    DefectRate,
+    Dimension,
+    Filters,
+    GroupBy,
+    PackerRow,
+    Packers,
+    Pareto,
+    ParetoRow,
+    Period,
+    RateRow,
+    StageFilter,
+    Summary,
+    Totals,
+)
+
+_KEY = {"day": CELLS.c.local_day, "week": CELLS.c.local_day, "station": CELLS.c.station_id,
+        "packer": CELLS.c.packer_id, "sku": CELLS.c.sku_id, "kind": CELLS.c.kind}  # fmt: skip
+_SUMS = [sa.func.sum(CELLS.c[m]).label(m) for m in MEASURES]
+
+
+def _stage(stage: StageFilter) -> str:
+    return "" if stage == "all" else stage
+
+
+class _Ids:
+    """Filters as ids, and ids back as what people call them."""
+
+    def __init__(self, session: Session, filters: Filters) -> None:
+        self.session = session
+        self.station = self._id(Station, Station.code, filters.station, "station")
+        self.packer = self._id(User, User.name, filters.packer, "packer")
+        self.sku = self._id(Product, Product.sku, filters.sku, "SKU")
+        self.kind = filters.kind
+
+    def _id(self, model: Any, column: Any, value: str | None, what: str) -> int | None:
+        if value is None:
+            return None
+        found = self.session.exec(select(model.id).where(column == value)).first()
+        if found is None:
+            raise NotFound(f"no {what} {value!r}", code=f"unknown_{what.lower()}")
+        return int(found)
+
+    def names(self, group_by: str, ids: Iterable[Any]) -> dict[Any, str]:
+        wanted = [i for i in ids if isinstance(i, int) and i > 0]
+        names: dict[Any, str] = {NO_SKU: "(no SKU)"}
+        found: dict[str, Any] = {"station": Station, "packer": User, "sku": Product}
+        model = found.get(group_by)
+        if model is not None and wanted:
+            name = {"station": "code", "packer": "name", "sku": "sku"}[group_by]
+            rows = self.session.exec(
+                select(model.id, getattr(model, name)).where(col(model.id).in_(wanted))
+            )
+            names.update({i: str(n) for i, n in rows})
+        return names
+
+
+def _where(period: Period, ids: _Ids, *, sku: Any, kind: Any, stage: str) -> list[Any]:
+    clauses = [CELLS.c.local_day.between(period.start, period.end), CELLS.c.stage == stage]
+    clauses.append(sku if not isinstance(sku, int) else CELLS.c.sku_id == sku)
+    clauses.append(kind if not isinstance(kind, str) else CELLS.c.kind == kind)
+    if ids.station is not None:
+        clauses.append(CELLS.c.station_id == ids.station)
+    if ids.packer is not None:
+        clauses.append(CELLS.c.packer_id == ids.packer)
+    return clauses
+
+
+def _sum(session: Session, clauses: list[Any], key: Any | None = None) -> dict[Any, Any]:
+    columns = ([key.label("key")] if key is not None else []) + _SUMS
+    query = sa.select(*columns).where(*clauses)
+    if key is not None:
+        query = query.group_by(key)
+    rows = session.connection().execute(query)
+    return {(row.key if key is not None else None): row for row in rows}
+
+
+def _limits(
+    rate: float | None, center: float | None, n: int
+) -> tuple[float | None, float | None, bool]:
+    if center is None or n <= 0:
+        return None, None, False
+    sigma = math.sqrt(center * (1 - center) / n)
+    lower, upper = max(0.0, center - 3 * sigma), min(1.0, center + 3 * sigma)
+    out = rate is not None and (rate > upper + 1e-12 or rate < lower - 1e-12)
+    return round(lower, 6), round(upper, 6), out
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+def defect_rate(
+    *, session: Session, period: Period, group_by: GroupBy, stage: StageFilter, filters: Filters
+) -> DefectRate:
+    """Defect rate per group, with p-chart limits.
+
+    Raises:
+        NotFound: a filter names a station, packer or SKU that does not exist.
+    """
+    ids = _Ids(session, filters)
+    sku: Any = ids.sku if ids.sku is not None else ALL_SKUS
+    kind: Any = ids.kind or ""
+    key = _KEY[group_by]
+    if group_by == "sku":
+        sku_base: Any = CELLS.c.sku_id > 0
+        sku = CELLS.c.sku_id != ALL_SKUS if ids.sku is None else sku
+        base = _sum(session, _where(period, ids, sku=sku_base if ids.sku is None else sku,
+                                    kind="", stage=""), key)  # fmt: skip
+    elif group_by == "kind":  # a kind is not a property of parcels: each is out of them all
+        total = _sum(session, _where(period, ids, sku=sku, kind="", stage="")).get(None)
+        base = defaultdict(lambda: total)
+        kind = CELLS.c.kind != "" if ids.kind is None else kind
+    else:
+        base = _sum(session, _where(period, ids, sku=sku, kind="", stage=""), key)
+    hits = _sum(session, _where(period, ids, sku=sku, kind=kind, stage=_stage(stage)), key)
+    keys = _keys(group_by, period, set(hits) | (set(base) if group_by != "kind" else set()))
+    names = ids.names(group_by, keys)
+    rows = []
+    for k in keys:
+        b, h = base[k] if group_by == "kind" else base.get(k), hits.get(k)
+        parcels, units = (b.parcels or 0, b.units or 0) if b else (0, 0)
+        defective, defects = (h.defective or 0, h.defects or 0) if h else (0, 0)
+        rows.append([_label(group_by, k, names), parcels, defective, defects, units])
+    if group_by == "week":
+        rows = _weeks(rows)
+    elif group_by != "day":
+        rows.sort(key=lambda r: str(r[0]))
+    per_units = group_by == "sku"
+    num = sum(r[3] if per_units else r[2] for r in rows)
+    den = sum(r[4] if per_units else r[1] for r in rows)
+    center = _ratio(num, den)
+    out = []
+    for label, parcels, defective, defects, units in rows:
+        n = units if per_units else parcels
+        rate = _ratio(defects if per_units else defective, n)
+        lower, upper, flag = _limits(rate, center, n)
+        label = label if isinstance(label, str) else label.isoformat()
+        out.append(RateRow(key=label, parcels=parcels, defective_parcels=defective, defects=defects,
+                           units=units, rate=rate, center=center, lower=lower, upper=upper,
+                           out_of_control=flag))  # fmt: skip
+    return DefectRate(start=period.start, end=period.end, group_by=group_by, stage=stage, rows=out)
+
+
+def _keys(group_by: str, period: Period, found: set[Any]) -> list[Any]:
+    if group_by in ("day", "week"):  # every day of the period, empty ones too
+        return [period.start + timedelta(days=i) for i in range(period.days)]
+    return sorted(found, key=lambda k: (str(type(k)), k))
+
+
+def _label(group_by: str, key: Any, names: dict[Any, str]) -> Any:
+    if group_by in ("day", "week"):
+        return key
+    if group_by == "kind":
+        return str(key)
+    return names.get(key, str(key))
+
+
+def _weeks(rows: list[list[Any]]) -> list[list[Any]]:
+    """Days folded into ISO weeks (Monday first), labelled like 2026-W47."""
+    weeks: dict[str, list[Any]] = {}
+    for day, *counts in rows:
+        year, week, _ = day.isocalendar()
+        label = f"{year}-W{week:02d}"
+        acc = weeks.setdefault(label, [label, 0, 0, 0, 0])
+        for i, value in enumerate(counts, start=1):
+            acc[i] += value
+    return list(weeks.values())
+
+
+def _totals(session: Session, period: Period, ids: _Ids) -> Totals:
+    sku: Any = ids.sku if ids.sku is not None else ALL_SKUS
+    base = _sum(session, _where(period, ids, sku=sku, kind="", stage="")).get(None)
+    kind = ids.kind or ""  # a kind narrows the defects; parcels stay all those closed
+    caught = _sum(session, _where(period, ids, sku=sku, kind=kind, stage="caught")).get(None)
+    escaped = _sum(session, _where(period, ids, sku=sku, kind=kind, stage="escaped")).get(None)
+    parcels, shipped, first = (
+        (base.parcels or 0, base.shipped or 0, base.first_pass or 0) if base else (0, 0, 0)
+    )
+    d_caught, p_caught = (caught.defects or 0, caught.defective or 0) if caught else (0, 0)
+    d_escaped, p_escaped = (escaped.defects or 0, escaped.defective or 0) if escaped else (0, 0)
+    return Totals(
+        parcels_closed=parcels,
+        parcels_shipped=shipped,
+        first_pass_yield=_ratio(first, parcels),
+        caught_rate=_ratio(p_caught, parcels),
+        escaped_rate=_ratio(p_escaped, shipped),
+        caught_share=_ratio(d_caught, d_caught + d_escaped),
+        defects_caught=d_caught,
+        defects_escaped=d_escaped,
+    )
+
+
+def summary(*, session: Session, period: Period, filters: Filters) -> Summary:
+    """The period's headline figures beside those of the period of equal length before it."""
+    ids = _Ids(session, filters)
+    before = Period(start=period.start - timedelta(days=period.days),
+                    end=period.start - timedelta(days=1))  # fmt: skip
+    return Summary(start=period.start, end=period.end, previous_start=before.start,
+                   previous_end=before.end, current=_totals(session, period, ids),
+                   previous=_totals(session, before, ids))  # fmt: skip
+
+
+def pareto(
+    *, session: Session, period: Period, dimension: Dimension, stage: StageFilter, filters: Filters
+) -> Pareto:
+    """Defects by SKU, kind, station or packer, most first, with the cumulative share."""
+    ids = _Ids(session, filters)
+    sku: Any = ids.sku if ids.sku is not None else ALL_SKUS
+    kind: Any = ids.kind or ""
+    if dimension == "sku" and ids.sku is None:
+        sku = CELLS.c.sku_id != ALL_SKUS
+    if dimension == "kind" and ids.kind is None:
+        kind = CELLS.c.kind != ""
+    found = _sum(session, _where(period, ids, sku=sku, kind=kind, stage=_stage(stage)),
+                 _KEY[dimension])  # fmt: skip
+    names = ids.names(dimension, found)
+    counted = sorted(((_label(dimension, k, names), r.defects or 0) for k, r in found.items()),
+                     key=lambda kv: (-kv[1], kv[0]))  # fmt: skip
+    counted = [(k, n) for k, n in counted if n]
+    total, running, rows = sum(n for _, n in counted), 0, []
+    for key, n in counted:
+        running += n
+        rows.append(ParetoRow(key=key, defects=n, share=round(n / total, 6),
+                              cumulative_share=round(running / total, 6)))  # fmt: skip
+    return Pareto(dimension=dimension, stage=stage, rows=rows)
+
+
+def confusions(*, session: Session, period: Period, filters: Filters) -> Confusions:
+    """Wrong items: (SKU expected, SKU scanned instead), most frequent first."""
+    ids = _Ids(session, filters)
+    c = CONFUSIONS.c
+    query = (
+        sa.select(c.expected_id, c.scanned_id, sa.func.sum(c.count).label("n"))
+        .where(c.local_day.between(period.start, period.end))
+        .group_by(c.expected_id, c.scanned_id)
+    )
+    if ids.station is not None:
+        query = query.where(c.station_id == ids.station)
+    if ids.packer is not None:
+        query = query.where(c.packer_id == ids.packer)
+    found = session.connection().execute(query).all()
+    names = ids.names("sku", {r.expected_id for r in found} | {r.scanned_id for r in found})
+    rows = [ConfusionRow(expected_sku=names[r.expected_id], scanned_sku=names[r.scanned_id],
+                         count=int(r.n)) for r in found]  # fmt: skip
+    rows.sort(key=lambda r: (-r.count, r.expected_sku, r.scanned_sku))
+    return Confusions(rows=rows)
+
+
+def packers(*, session: Session, period: Period, filters: Filters) -> Packers:
+    """Per packer: pace and quality. For coaching: who needs help, and who can teach."""
+    ids = _Ids(session, filters)
+    key = CELLS.c.packer_id
+    base = _sum(session, _where(period, ids, sku=ALL_SKUS, kind="", stage=""), key)
+    # Parcels with a defect of either stage (of the kind asked for, if one is).
+    hits = _sum(session, _where(period, ids, sku=ALL_SKUS, kind=ids.kind or "", stage=""), key)
+    names = ids.names("packer", base)
+    rows = []
+    for packer_id, b in base.items():
+        parcels, units, seconds = b.parcels or 0, b.units or 0, b.packing_s or 0
+        hours = seconds / 3600
+        rows.append(PackerRow(
+            packer=names.get(packer_id, str(packer_id)), parcels=parcels, units=units,
+            hours=round(hours, 3),
+            parcels_per_hour=round(parcels / hours, 2) if hours else None,
+            units_per_hour=round(units / hours, 2) if hours else None,
+            first_pass_yield=_ratio(b.first_pass or 0, parcels),
+            defect_rate=_ratio(hits[packer_id].defective or 0 if packer_id in hits else 0, parcels),
+        ))  # fmt: skip
+    rows.sort(key=lambda r: r.packer)
+    return Packers(rows=rows)
+
+
+def days_back(today: date, days: int = 28) -> Period:
+    """The default period: the last `days` local days, today included."""
+    return Period(start=today - timedelta(days=days - 1), end=today)
