@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api import errors, pages
+from api import errors, metrics, pages
 from api.db import get_engine, session_factory
 from api.deps import API_PREFIX, KeyCache
-from api.routes import catalogue, ops, parcels, photos
+from api.routes import catalogue, charts, ops, parcels, photos, stats
 from api.settings import get_settings
 from api.storage import make_store
 from qc.photo_store import PhotoStore
@@ -68,10 +68,13 @@ def create_app(engine: Engine | None = None, photo_store: PhotoStore | None = No
     app.state.sessions = session_factory(app.state.engine)
     app.state.key_cache = KeyCache(ttl=get_settings().auth_cache_seconds)
     errors.install(app)
+    app.add_middleware(metrics.RequestTimer)
     app.include_router(ops.router)
+    app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
-    for router in (ops.me_router, catalogue.router, parcels.router, photos.router):
+    for router in (ops.me_router, catalogue.router, parcels.router, photos.router, stats.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(charts.router, prefix=API_PREFIX)
     logging.getLogger("qc").setLevel(logging.INFO)
     return app

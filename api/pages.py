@@ -1,7 +1,8 @@
-"""Server-rendered pages: the packer's page for benches without the agent, or a tablet.
+"""Server-rendered pages: the packer's page for benches without the agent, or a tablet, and
+the manager's dashboard.
 
-The page itself holds no data and needs no key: its script asks for the station key and calls
-the JSON API with it, like any other client.
+A page itself holds no data and needs no key: its script asks for a key (the station's, the
+manager's) and calls the JSON API with it, like any other client.
 """
 
 import hashlib
@@ -36,4 +37,12 @@ async def station_page(request: Request) -> HTMLResponse:
     """The packer's page: log in with the station key and a badge, scan, photograph, close."""
     return templates.TemplateResponse(
         request, "station.html", {"v": ASSETS_VERSION}, headers=_HEADERS
+    )
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard_page(request: Request) -> HTMLResponse:
+    """The manager's dashboard: log in with a manager's key; charts, tables and CSV."""
+    return templates.TemplateResponse(
+        request, "dashboard.html", {"v": ASSETS_VERSION}, headers=_HEADERS
     )

@@ -37,13 +37,18 @@ from qc.parcel_state import (
 from qc.schemas import ScanAnswer, ScanIn
 
 
+class ReplayedAnswer(dict[str, Any]):
+    """The first answer to a scan, given again for a replay of its event id: a plain dict whose
+    type tells a caller that counts scans that nothing new happened."""
+
+
 def _replayed(scan: Row[Any], parcel_id: int, code: str) -> dict[str, Any]:
     if scan.parcel_id != parcel_id or scan.code != code:
         raise Conflict(
             f"event {scan.event_id} was already used for another scan (parcel {scan.parcel_id})",
             code="event_id_reused",
         )
-    return {"scan_id": scan.id, **scan.answer}
+    return ReplayedAnswer({"scan_id": scan.id, **scan.answer})
 
 
 # The hot path's statements are built once: building one costs more than running it. They run
@@ -164,6 +169,9 @@ def record_scan(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Answer a scan once; the same event id again returns the first answer and writes nothing.
+
+    Returns:
+        The answer; for a replay, the first answer as a `ReplayedAnswer`.
 
     Raises:
         NotFound, Forbidden, Conflict: no such parcel, another station's, or not packing; or the

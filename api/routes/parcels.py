@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from api import metrics
 from api.db import in_transaction
 from api.deps import (
     ParcelReaderDep,
@@ -19,6 +20,7 @@ from api.deps import (
     TodayDep,
     WeightPolicyDep,
     client_ip,
+    warehouse_zone,
 )
 from api.errors import ERROR_RESPONSES
 from api.idempotency import IdempotencyKey, once, run_once
@@ -29,7 +31,7 @@ from qc.errors import Forbidden
 from qc.pack_data import pack_data
 from qc.parcel_detail import parcel_detail
 from qc.parcel_state import find_parcel
-from qc.scanning import record_scan
+from qc.scanning import ReplayedAnswer, record_scan
 from qc.schemas import (
     CloseOut,
     DamagedIn,
@@ -82,6 +84,8 @@ async def scan(
             session=session, parcel_id=parcel_id, station=station, data=data, today=today
         ),
     )
+    if not isinstance(answer, ReplayedAnswer):
+        metrics.scan_answered(answer)
     return JSONResponse(answer)
 
 
@@ -167,8 +171,8 @@ async def close(
 
     With QC_PHOTO_REQUIRED, a parcel without a photo is refused (409 `photo_required`).
     """
-    required = get_settings().photo_required
-    return await once(
+    required, zone = get_settings().photo_required, warehouse_zone()
+    response = await once(
         request,
         station,
         key,
@@ -179,8 +183,11 @@ async def close(
             station=station,
             policy=policy,
             photo_required=required,
+            zone=zone,
         ),
     )
+    metrics.parcel_closed(response)
+    return response
 
 
 @router.post("/{parcel_id}/override", response_model=ParcelOut)
@@ -193,7 +200,7 @@ async def override(
 ) -> JSONResponse:
     """Release a held parcel (supervisor); the reason goes to the audit log."""
     ip = client_ip(request)
-    return await once(
+    response = await once(
         request,
         user,
         key,
@@ -202,6 +209,8 @@ async def override(
             session=session, parcel_id=parcel_id, user=user, reason=data.reason, ip=ip
         ),
     )
+    metrics.hold_overridden(response)
+    return response
 
 
 @router.post("/{parcel_id}/void", response_model=ParcelOut)
@@ -234,7 +243,8 @@ async def ship(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Mark a passed parcel as handed to the carrier."""
-    return await once(
+    zone = warehouse_zone()
+    response = await once(
         request,
         station,
         key,
@@ -244,8 +254,11 @@ async def ship(
             parcel_id=parcel_id,
             station=station,
             tracking_number=data.tracking_number,
+            zone=zone,
         ),
     )
+    metrics.parcel_shipped(response)
+    return response
 
 
 @router.get("/{parcel_id}/pack-data", response_model=PackData)

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
+from api import metrics
 from api.db import in_transaction
 from api.deps import (
     PHOTO_VIEWERS,
@@ -31,7 +32,7 @@ from api.signing import check_signed
 from api.uploads import read_file_part
 from qc import photos
 from qc.audit import record_event
-from qc.errors import Forbidden
+from qc.errors import Forbidden, Unusable
 from qc.photo_ingest import PhotoPolicy, ingest, upload_hash
 from qc.photo_store import PhotoStore
 from qc.schemas import HoldIn, HoldOut, PhotoOut
@@ -78,16 +79,22 @@ async def upload_photo(parcel_id: Id, request: Request, station: StationDep) -> 
     )
     if earlier is None:
         store: PhotoStore = request.app.state.photo_store
-        stored = await anyio.to_thread.run_sync(
-            partial(ingest, data, store=store, policy=_policy()),
-            limiter=request.app.state.image_slots,
-        )
+        try:
+            stored = await anyio.to_thread.run_sync(
+                partial(ingest, data, store=store, policy=_policy()),
+                limiter=request.app.state.image_slots,
+            )
+        except Unusable:  # refused by the quality gate
+            metrics.photo("rejected")
+            raise
         photo, created = await in_transaction(
             request,
             lambda s: photos.record_photo(
                 session=s, parcel_id=parcel_id, station=station, stored=stored
             ),
         )
+        if created:
+            metrics.photo("kept")
     else:
         photo, created = earlier, False
     return JSONResponse(photos.photo_out(photo).model_dump(mode="json"), 201 if created else 200)
