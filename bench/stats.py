@@ -49,7 +49,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session
 
 from api.db import make_engine, session_for
 from api.migrate import upgrade
@@ -143,7 +142,7 @@ class Loader:
         columns = ", ".join(f'"{c}"' for c in COLUMNS[table])
         if self.pg:
             cursor = self.conn.connection.cursor()
-            with cursor.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:  # type: ignore[attr-defined]
+            with cursor.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -288,10 +287,10 @@ class History:
             meant = scans[j][0]
             assert meant is not None
             # The app names the SKU expected instead only when one SKU is left to pick.
-            left = {s[0] for s in scans[j:]} | missing.keys() | short.keys()
+            to_pick = {s[0] for s in scans[j:]} | missing.keys() | short.keys()
             wrong = self.lookalike(meant, order)
-            scans.insert(j, (wrong, "wrong_item",
-                             ("wrong_item", wrong, meant if len(left) == 1 else None)))  # fmt: skip
+            expected = meant if len(to_pick) == 1 else None
+            scans.insert(j, (wrong, "wrong_item", ("wrong_item", wrong, expected)))
         if rng.random() < P_UNKNOWN * m:
             scans.insert(rng.randrange(len(scans) + 1), (None, "unknown_code",
                                                          ("wrong_item", None, None)))  # fmt: skip
@@ -310,13 +309,13 @@ class History:
             self.add("order_line", pid, p, qty[p])
         defects: list[tuple[Any, ...]] = []  # (kind, product, expected, qty, scan, reason, at)
         n, first, span = len(scans), opened + 15 * US, max(closed - opened - 25 * US, US)
-        for i, (p, result, defect) in enumerate(scans):
+        for i, (product, result, defect) in enumerate(scans):
             at = first + (i * span + rng.randrange(span)) // max(n, 1)
-            code = self.gtin[p] if p is not None else f"29{rng.randrange(10**11):011d}"
+            code = self.gtin[product] if product else f"29{rng.randrange(10**11):011d}"
             r = rng.random()
             source = "scanner" if r < 0.92 else "camera" if r < 0.98 else "manual"
-            sid = self.add("scan", pid, station, f"{pid}-{i + 1}", code, source, result, p,
-                           int(result == "accepted"), code if p is not None else "0" + code,
+            sid = self.add("scan", pid, station, f"{pid}-{i + 1}", code, source, result, product,
+                           int(result == "accepted"), code if product else "0" + code,
                            ts(at), ts(at + rng.randrange(20_000, 120_000)), "{}")  # fmt: skip
             if defect is not None:
                 defects.append((*defect, 1, sid, None, at))
@@ -614,6 +613,7 @@ class Query:
 def queries() -> list[Query]:
     out = []
     for by in ("day", "week", "station", "packer", "sku", "kind"):
+        raw: RawQuery
         if by == "sku":
             raw, norm = raw_sku, _rate_rows("units", "defects")
         elif by == "kind":
@@ -784,20 +784,6 @@ class EngineRun:
     notes: list[str] = field(default_factory=list)
 
 
-def expunge_each(session: Session) -> None:
-    """Work around a bug in qc.rollup_rebuild.recount: its `session.expunge_all()` between two
-    batches of a yield_per query replaces the identity map the query still loads into, so the
-    next batch raises InvalidRequestError ("identity map is no longer valid") as soon as there
-    are more closed parcels than one batch (2,000). Expunging the objects one by one leaves the
-    map in place and memory just as flat."""
-
-    def expunge_all() -> None:
-        for obj in list(session.identity_map.values()):
-            session.expunge(obj)
-
-    session.expunge_all = expunge_all  # type: ignore[method-assign]
-
-
 def bench_engine(name: str, args: argparse.Namespace, tmp: Path) -> EngineRun:
     run = EngineRun(name)
     if name == "sqlite":
@@ -817,7 +803,6 @@ def bench_engine(name: str, args: argparse.Namespace, tmp: Path) -> EngineRun:
                       highlight=False, markup=False)  # fmt: skip
         start = time.perf_counter()
         with console.status(f"{name}: rebuild"), session_for(engine, write=True) as session:
-            expunge_each(session)
             run.rebuilt = rebuild(session, ZoneInfo("UTC"))
             session.commit()
         run.rebuild_s = time.perf_counter() - start
@@ -904,8 +889,7 @@ def report(run: EngineRun) -> None:
     rows = []
     for r in run.results:
         http = r.http or []
-        endpoint = http or r.rollup
-        verdict = "PASS" if pct(endpoint, 95) < TARGET_MS else "FAIL"
+        verdict = "PASS" if pct(http or r.rollup, 95) < TARGET_MS else "FAIL"
         rows.append([r.query.name, r.label, f"{statistics.median(r.rollup):.1f}",
                      f"{pct(r.rollup, 95):.1f}",
                      f"{statistics.median(http):.1f}" if http else "-",
@@ -914,9 +898,9 @@ def report(run: EngineRun) -> None:
                      f"{statistics.median(r.raw) / statistics.median(r.rollup):.1f}x",
                      "yes" if r.same else "NO", verdict])  # fmt: skip
     widths = [max(map(len, column)) for column in zip(HEAD, *rows, strict=True)]
-    for cells_ in [HEAD, ["-" * w for w in widths], *rows]:
+    for texts in [HEAD, ["-" * w for w in widths], *rows]:
         line = "  ".join(c.ljust(w) if j < 2 else c.rjust(w)
-                         for j, (c, w) in enumerate(zip(cells_, widths, strict=True)))  # fmt: skip
+                         for j, (c, w) in enumerate(zip(texts, widths, strict=True)))  # fmt: skip
         print(line.rstrip())
     print(f"\ntarget: every endpoint under {TARGET_MS:g} ms (p95 over HTTP, else direct):")
     worst: dict[str, tuple[float, str]] = {}
@@ -925,8 +909,8 @@ def report(run: EngineRun) -> None:
         if ms > worst.get(r.query.endpoint, (-1.0, ""))[0]:
             worst[r.query.endpoint] = (ms, f"{r.query.name}, {r.label}")
     for endpoint, (ms, where) in worst.items():
-        verdict = "met" if ms < TARGET_MS else "MISSED"
-        print(f"  /stats/{endpoint:<12} {verdict:<6} slowest {ms:8.1f} ms ({where})")
+        met = "met" if ms < TARGET_MS else "MISSED"
+        print(f"  /stats/{endpoint:<12} {met:<6} slowest {ms:8.1f} ms ({where})")
     for r in run.results:
         if not r.same:
             print(f"  rollup and raw differ, {r.query.name} ({r.label}): {r.difference}")
@@ -965,7 +949,7 @@ def main() -> int:
                 console.print_exception()
                 print(f"[{name}] run failed: {type(exc).__name__}: {exc}")
     finally:
-        if not args.keep:
+        if not args.keep or not any(tmp.iterdir()):
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nnproc {os.cpu_count()} | Python {sys.version.split()[0]} | SQLite "
           f"{sqlite3.sqlite_version} | sum(range(1000)): {machine_speed_us():.1f} µs | "

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
 from qc.models import Defect, Override, Parcel, ParcelLine, StatCell, StatConfusion
@@ -36,27 +37,34 @@ def _by_parcel(rows: list[Any]) -> dict[int, list[Any]]:
 
 
 def recount(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> Iterator[Day]:
-    """Every local day's cells, recomputed from parcels, lines, defects and overrides."""
+    """Every local day's cells, recomputed from parcels, lines, defects and overrides.
+
+    Read as plain rows, not ORM objects: a million parcels must not pass through the session's
+    identity map (and emptying it under a running `yield_per` query breaks the query).
+    """
+    parcels: sa.Table = Parcel.__table__  # type: ignore[attr-defined]
+    lines_t: sa.Table = ParcelLine.__table__  # type: ignore[attr-defined]
+    defects_t: sa.Table = Defect.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
     query = (
-        select(Parcel)
-        .where(col(Parcel.closed_at).is_not(None))
-        .order_by(col(Parcel.closed_at), col(Parcel.id))
+        sa.select(parcels)
+        .where(parcels.c.closed_at.is_not(None))
+        .order_by(parcels.c.closed_at, parcels.c.id)
         .execution_options(yield_per=batch)
     )
     day: Day | None = None
-    for chunk in session.exec(query).partitions():
+    for chunk in connection.execute(query).partitions():
         ids = [p.id for p in chunk]
         lines = _by_parcel(
-            list(session.exec(select(ParcelLine).where(col(ParcelLine.parcel_id).in_(ids))))
+            list(connection.execute(sa.select(lines_t).where(lines_t.c.parcel_id.in_(ids))))
         )
         defects = _by_parcel(
-            list(session.exec(select(Defect).where(col(Defect.parcel_id).in_(ids))))
+            list(connection.execute(sa.select(defects_t).where(defects_t.c.parcel_id.in_(ids))))
         )
         overridden = set(
             session.exec(select(Override.parcel_id).where(col(Override.parcel_id).in_(ids)))
         )
         for parcel in chunk:
-            assert parcel.id is not None
             place = place_of(parcel, zone)
             if day is None or place.local_day != day.local_day:
                 if day is not None:
@@ -74,18 +82,17 @@ def recount(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> Iterator[
                 day.confusions[
                     (place.local_day, place.station_id, place.packer_id, expected, scanned)
                 ] += n
-        session.expunge_all()
     if day is not None:
         yield day
 
 
-def rebuild(session: Session, zone: ZoneInfo) -> tuple[int, int]:
+def rebuild(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> tuple[int, int]:
     """Replace the rollups with a recount (in the caller's transaction); (days, cells) written."""
     session.exec(delete(StatCell))
     session.exec(delete(StatConfusion))
     days = written = 0
     connection = session.connection()
-    for day in recount(session, zone):
+    for day in recount(session, zone, batch=batch):
         rows = [_cell_row(key, counts) for key, counts in day.cells.items()]
         for start in range(0, len(rows), 5000):
             connection.execute(CELLS.insert(), rows[start : start + 5000])
@@ -120,11 +127,13 @@ def _stored_cells(session: Session, local_day: date | None = None) -> dict[CellR
     return out
 
 
-def differences(session: Session, zone: ZoneInfo, *, most: int = 20) -> list[str]:
+def differences(
+    session: Session, zone: ZoneInfo, *, most: int = 20, batch: int = 2000
+) -> list[str]:
     """Where the stored rollups differ from a recount; empty when they match exactly."""
     found: list[str] = []
     seen: set[date] = set()
-    for day in recount(session, zone):
+    for day in recount(session, zone, batch=batch):
         seen.add(day.local_day)
         stored = _stored_cells(session, day.local_day)
         for key in sorted(stored.keys() | day.cells.keys(), key=str):

@@ -279,8 +279,10 @@ def packers(*, session: Session, period: Period, filters: Filters) -> Packers:
     ids = _Ids(session, filters)
     key = CELLS.c.packer_id
     base = _sum(session, _where(period, ids, sku=ALL_SKUS, kind="", stage=""), key)
-    # Parcels with a defect of either stage (of the kind asked for, if one is).
-    hits = _sum(session, _where(period, ids, sku=ALL_SKUS, kind=ids.kind or "", stage=""), key)
+    # Parcels with a defect of either stage: in the same cells, unless a kind narrows them.
+    hits = base
+    if ids.kind:
+        hits = _sum(session, _where(period, ids, sku=ALL_SKUS, kind=ids.kind, stage=""), key)
     names = ids.names("packer", base)
     rows = []
     for packer_id, b in base.items():

@@ -368,11 +368,11 @@
     }
   }
 
-  // What the filters do not narrow (qc/stats.py): the tiles, confusions and packers count
-  // parcels, not defects of a kind.
+  // What a kind does not narrow (qc/stats.py): parcels closed, shipped and first-pass are
+  // properties of parcels; confusion pairs are wrong items whatever the filter.
   function note(f) {
     el.filterNote.textContent = f.kind
-      ? "The defect kind narrows the defect rate, the Pareto charts and the out-of-control tables; the tiles, confusion pairs and packers count every kind."
+      ? "The defect kind narrows every defect count and rate; parcels closed, shipped, first-pass yield and the confusion pairs are not about a kind."
       : "";
   }
 

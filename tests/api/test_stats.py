@@ -80,10 +80,11 @@ def history(client: TestClient, world: World, session: Session) -> dict[str, int
     p["voided"] = pack(client, world, session, "H7", [("MUG", 1)], [])  # never closed
     post(client, world, f"/parcels/{p['voided']}/void", {"reason": "bench broke"}, "supervisor")
     assert differences(session, UTC_ZONE) == []  # kept in step as it happened
+    assert differences(session, UTC_ZONE, batch=2) == []  # read in several batches too
     for name, parcel_id in p.items():
         if name != "voided":
             closed_at(session, parcel_id, DAY2 if name == "later" else DAY1)
-    rebuild(session, UTC_ZONE)
+    rebuild(session, UTC_ZONE, batch=2)
     return p
 
 

@@ -240,7 +240,7 @@ def test_filters_change_the_figures(page: Page, history: LiveServer, output_dir:
     ready(page)
     expect(page.locator("#sec-sku svg rect.bar")).to_have_count(1)
     assert page.locator("#sec-sku svg rect.bar").get_attribute("data-key") == "PHONE"
-    expect(page.locator("#filter-note")).to_contain_text("count every kind")
+    expect(page.locator("#filter-note")).to_contain_text("narrows every defect count")
 
     # Escaped only: the one damaged mug
     page.locator("#f-kind").select_option("")
