@@ -114,14 +114,14 @@ def prepare(url: str, args: argparse.Namespace) -> tuple[list[Station], dict[str
     return stations, gtin, version
 
 
-def reset_pg_schema(pg_url: str, create: bool) -> str:
-    """Drop (and recreate) the bench schema; the URL that puts it first on the search path."""
+def reset_pg_schema(pg_url: str, create: bool, schema: str = PG_SCHEMA) -> str:
+    """Drop (and recreate) a bench schema; the URL that puts it first on the search path."""
     base = normalize_database_url(pg_url)
     with make_engine(base, poolclass=NullPool).begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         if create:
-            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{PG_SCHEMA}"
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
 
 
 @contextlib.contextmanager

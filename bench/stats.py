@@ -48,11 +48,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from scan_load import machine_speed_us, reset_pg_schema  # the benches' shared helpers
 from sqlalchemy.pool import NullPool
 
 from api.db import make_engine, session_for
 from api.migrate import upgrade
-from api.settings import normalize_database_url
 from qc import stats
 from qc.barcodes import gtin_check_digit
 from qc.enums import Role
@@ -751,16 +751,6 @@ def _first_difference(got: Any, want: Any) -> str:
 # ---------------------------------------------------------------------------------- driver
 
 
-def reset_pg_schema(pg_url: str, create: bool) -> str:
-    """Drop (and recreate) the bench schema; the URL that puts it first on the search path."""
-    base = normalize_database_url(pg_url)
-    with make_engine(base, poolclass=NullPool).begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
-        if create:
-            conn.execute(sa.text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{PG_SCHEMA}"
-
-
 CELL_KINDS_SQL = """
     SELECT CASE WHEN sku_id = 0 AND kind = '' AND stage = '' THEN 'all SKUs, all kinds'
                 WHEN kind = '' AND stage = '' THEN 'one SKU, all kinds'
@@ -790,7 +780,7 @@ def bench_engine(name: str, args: argparse.Namespace, tmp: Path) -> EngineRun:
         path = tmp / "stats.db"
         url = f"sqlite:///{path}"
     else:
-        url = reset_pg_schema(args.pg_url, create=True)
+        url = reset_pg_schema(args.pg_url, create=True, schema=PG_SCHEMA)
     end = datetime.now(UTC).date() - timedelta(days=1)
     first = end - timedelta(days=args.days - 1)
     engine = make_engine(url)  # as the server makes it: what the timings see
@@ -853,22 +843,11 @@ def bench_engine(name: str, args: argparse.Namespace, tmp: Path) -> EngineRun:
         if args.keep:
             run.notes.append(f"kept: {url}")
         elif name == "postgres":
-            reset_pg_schema(args.pg_url, create=False)
+            reset_pg_schema(args.pg_url, create=False, schema=PG_SCHEMA)
         else:
             for p in tmp.glob("stats.db*"):
                 p.unlink()
     return run
-
-
-def machine_speed_us() -> float:
-    """Microseconds for sum(range(1000)), best of 5 rounds: this machine's speed drifts."""
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(200):
-            sum(range(1000))
-        rounds.append((time.perf_counter() - start) / 200 * 1e6)
-    return min(rounds)
 
 
 HEAD = ["query", "period", "rollup p50", "p95", "HTTP p50", "p95", "raw p50", "p95",
