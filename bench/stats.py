@@ -105,7 +105,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                "station_id", "packer_id", "scan_id", "reason", "created_at"),
     "override": ("id", "parcel_id", "user_id", "reason", "created_at"),
 }  # fmt: skip
-COUNTED = [*COLUMNS, "stat_cell", "stat_confusion"]
+COUNTED = [*COLUMNS, "stat_cell", "stat_day", "stat_sku_day", "stat_sku_month", "stat_confusion"]
 
 
 @lru_cache(maxsize=4096)
@@ -933,7 +933,14 @@ def main() -> int:
     print(f"\nnproc {os.cpu_count()} | Python {sys.version.split()[0]} | SQLite "
           f"{sqlite3.sqlite_version} | sum(range(1000)): {machine_speed_us():.1f} µs | "
           f"whole run {time.perf_counter() - started:.0f} s")  # fmt: skip
-    measured = ("qc/stats.py", "qc/rollups.py", "qc/rollup_cells.py", "qc/rollup_rebuild.py")
+    measured = (
+        "qc/stats.py",
+        "qc/stats_query.py",
+        "qc/rollups.py",
+        "qc/rollup_grains.py",
+        "qc/rollup_cells.py",
+        "qc/rollup_rebuild.py",
+    )
     root = Path(__file__).resolve().parent.parent
     print("code measured: " + ", ".join(
         f"{m} {hashlib.sha256((root / m).read_bytes()).hexdigest()[:8]}" for m in measured

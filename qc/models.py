@@ -267,7 +267,19 @@ class AuditEvent(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=45)
 
 
-class StatCell(SQLModel, table=True):
+class StatMeasures(SQLModel):
+    """What every statistics rollup cell counts (see qc.rollup_cells.MEASURES)."""
+
+    parcels: int = 0
+    units: int = 0
+    first_pass: int = 0
+    shipped: int = 0
+    packing_s: int = 0
+    defective: int = 0
+    defects: int = 0
+
+
+class StatCell(StatMeasures, table=True):
     """Closed parcels counted by the local day and UTC hour they closed, bench, packer, SKU,
     defect kind and stage: the rollup every statistic is read from.
 
@@ -288,13 +300,53 @@ class StatCell(SQLModel, table=True):
     sku_id: int = Field(primary_key=True)
     kind: str = Field(max_length=24, primary_key=True)
     stage: str = Field(max_length=8, primary_key=True)
-    parcels: int = 0
-    units: int = 0
-    first_pass: int = 0
-    shipped: int = 0
-    packing_s: int = 0
-    defective: int = 0
-    defects: int = 0
+
+
+class StatDay(StatMeasures, table=True):
+    """stat_cell's cells of every SKU summed over the hours of a local day: what the figures
+    per parcel read (rates by day, week, bench, packer and kind; summary; packers). Keyed
+    kind and stage first, so each kind and stage is one range of days in the primary key."""
+
+    __tablename__ = "stat_day"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    kind: str = Field(max_length=24, primary_key=True)
+    stage: str = Field(max_length=8, primary_key=True)
+    local_day: date = Field(primary_key=True)
+    station_id: int = Field(primary_key=True)
+    packer_id: int = Field(primary_key=True)
+
+
+class StatSkuDay(StatMeasures, table=True):
+    """stat_cell's cells of one SKU (or -1, no SKU) summed over the benches, packers and
+    hours of a local day: what views by SKU read for days at the edges of a period."""
+
+    __tablename__ = "stat_sku_day"
+    __table_args__ = (
+        sa.Index("ix_stat_sku_day_sku", "sku_id", "kind", "stage", "local_day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    kind: str = Field(max_length=24, primary_key=True)
+    stage: str = Field(max_length=8, primary_key=True)
+    local_day: date = Field(primary_key=True)
+    sku_id: int = Field(primary_key=True)
+
+
+class StatSkuMonth(StatMeasures, table=True):
+    """stat_sku_day summed over a calendar month (`month` is its first local day): what views
+    by SKU read for the whole months inside a period."""
+
+    __tablename__ = "stat_sku_month"
+    __table_args__ = (
+        sa.Index("ix_stat_sku_month_sku", "sku_id", "kind", "stage", "month"),
+        {"sqlite_with_rowid": False},
+    )
+
+    kind: str = Field(max_length=24, primary_key=True)
+    stage: str = Field(max_length=8, primary_key=True)
+    month: date = Field(primary_key=True)
+    sku_id: int = Field(primary_key=True)
 
 
 class StatConfusion(SQLModel, table=True):

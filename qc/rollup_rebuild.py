@@ -12,13 +12,27 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
-from qc.models import Defect, Override, Parcel, ParcelLine, StatCell, StatConfusion
+from qc.models import Defect, Override, Parcel, ParcelLine
 from qc.rollup_cells import MEASURES, Counts, cells
-from qc.rollups import CELLS, CONFUSIONS, parcel_facts, place_of, wrong_items
+from qc.rollup_grains import (
+    BY_DAY,
+    BY_SKU_DAY,
+    BY_SKU_MONTH,
+    DAY,
+    GRAINS,
+    SKU_DAY,
+    SKU_MONTH,
+    CellRow,
+    GrainKey,
+    fold,
+    month_of,
+    stored,
+)
+from qc.rollup_grains import rows as grain_rows
+from qc.rollups import CELLS, CONFUSIONS, cell_row, parcel_facts, place_of, wrong_items
 
-CellRow = tuple[Any, ...]  # (local_day, hour, station_id, packer_id, sku_id, kind, stage)
 ConfusionRow = tuple[date, int, int, int, int]
 
 
@@ -87,27 +101,38 @@ def recount(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> Iterator[
 
 
 def rebuild(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> tuple[int, int]:
-    """Replace the rollups with a recount (in the caller's transaction); (days, cells) written."""
-    session.exec(delete(StatCell))
-    session.exec(delete(StatConfusion))
+    """Replace the rollups with a recount (in the caller's transaction); (days, cells) written.
+
+    The coarser grains are folded from each day's recounted cells; a month's cells by SKU are
+    written when the recount moves on to the next month.
+    """
+    for table in (CELLS, CONFUSIONS, *(g.table for g in GRAINS)):
+        session.connection().execute(table.delete())
     days = written = 0
     connection = session.connection()
+    month: dict[GrainKey, Counts] = {}
+    current: date | None = None
     for day in recount(session, zone, batch=batch):
-        rows = [_cell_row(key, counts) for key, counts in day.cells.items()]
-        for start in range(0, len(rows), 5000):
-            connection.execute(CELLS.insert(), rows[start : start + 5000])
+        if current is not None and month_of(day.local_day) != current:
+            _insert(connection, SKU_MONTH, grain_rows(BY_SKU_MONTH, month))
+            month = {}
+        current = month_of(day.local_day)
+        _insert(connection, CELLS, [cell_row(key, counts) for key, counts in day.cells.items()])
+        for grain in (BY_DAY, BY_SKU_DAY):
+            folded: dict[GrainKey, Counts] = {}
+            fold(grain, day.cells, folded)
+            _insert(connection, grain.table, grain_rows(grain, folded))
+        fold(BY_SKU_MONTH, day.cells, month)
         pairs = [_confusion_row(key, n) for key, n in day.confusions.items()]
-        if pairs:
-            connection.execute(CONFUSIONS.insert(), pairs)
-        days, written = days + 1, written + len(rows)
+        _insert(connection, CONFUSIONS, pairs)
+        days, written = days + 1, written + len(day.cells)
+    _insert(connection, SKU_MONTH, grain_rows(BY_SKU_MONTH, month))
     return days, written
 
 
-def _cell_row(key: CellRow, counts: Counts) -> dict[str, Any]:
-    local_day, hour, station_id, packer_id, sku_id, kind, stage = key
-    return {"local_day": local_day, "hour": hour, "station_id": station_id,
-            "packer_id": packer_id, "sku_id": sku_id, "kind": kind, "stage": stage,
-            **{m: counts.get(m, 0) for m in MEASURES}}  # fmt: skip
+def _insert(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 5000):
+        connection.execute(table.insert(), rows[start : start + 5000])
 
 
 def _confusion_row(key: ConfusionRow, n: int) -> dict[str, Any]:
@@ -116,45 +141,81 @@ def _confusion_row(key: ConfusionRow, n: int) -> dict[str, Any]:
             "expected_id": expected_id, "scanned_id": scanned_id, "count": n}  # fmt: skip
 
 
-def _stored_cells(session: Session, local_day: date | None = None) -> dict[CellRow, Counts]:
-    query = select(StatCell)
-    if local_day is not None:
-        query = query.where(StatCell.local_day == local_day)
+def _stored_cells(session: Session, local_day: date) -> dict[CellRow, Counts]:
+    query = sa.select(CELLS).where(CELLS.c.local_day == local_day)
     out = {}
-    for c in session.exec(query):
+    for c in session.connection().execute(query):
         key = (c.local_day, c.hour, c.station_id, c.packer_id, c.sku_id, c.kind, c.stage)
-        out[key] = {m: getattr(c, m) for m in MEASURES if getattr(c, m)}
+        counts = {m: getattr(c, m) for m in MEASURES if getattr(c, m)}
+        if counts:
+            out[key] = counts
     return out
+
+
+def _compare(what: str, stored: dict[Any, Counts], recounted: dict[Any, Counts]) -> list[str]:
+    recounted = {k: {m: v for m, v in c.items() if v} for k, c in recounted.items()}
+    recounted = {k: c for k, c in recounted.items() if c}
+    return [
+        f"{what} {key}: stored {stored.get(key, {})}, recounted {recounted.get(key, {})}"
+        for key in sorted(stored.keys() | recounted.keys(), key=str)
+        if stored.get(key, {}) != recounted.get(key, {})
+    ]
+
+
+def _day_differences(session: Session, day: Day) -> list[str]:
+    connection = session.connection()
+    found = _compare("stat_cell", _stored_cells(session, day.local_day), day.cells)
+    for grain in (BY_DAY, BY_SKU_DAY):
+        folded: dict[GrainKey, Counts] = {}
+        fold(grain, day.cells, folded)
+        where = grain.table.c.local_day == day.local_day
+        found += _compare(grain.table.name, stored(connection, grain, where), folded)
+    stored_pairs = {
+        (r.local_day, r.station_id, r.packer_id, r.expected_id, r.scanned_id): r.n
+        for r in connection.execute(
+            sa.select(*CONFUSIONS.c, CONFUSIONS.c["count"].label("n")).where(
+                CONFUSIONS.c.local_day == day.local_day
+            )
+        )
+    }
+    if stored_pairs != dict(day.confusions):
+        recounted = dict(day.confusions)
+        found.append(f"{day.local_day}: confusions stored {stored_pairs}, recounted {recounted}")
+    return found
+
+
+def _month_differences(session: Session, month: date, folded: dict[GrainKey, Counts]) -> list[str]:
+    where = SKU_MONTH.c.month == month
+    return _compare("stat_sku_month", stored(session.connection(), BY_SKU_MONTH, where), folded)
 
 
 def differences(
     session: Session, zone: ZoneInfo, *, most: int = 20, batch: int = 2000
 ) -> list[str]:
-    """Where the stored rollups differ from a recount; empty when they match exactly."""
+    """Where the stored rollups (every grain) differ from a recount; empty when they match."""
     found: list[str] = []
-    seen: set[date] = set()
+    days: set[date] = set()
+    months: set[date] = set()
+    month: dict[GrainKey, Counts] = {}
+    current: date | None = None
     for day in recount(session, zone, batch=batch):
-        seen.add(day.local_day)
-        stored = _stored_cells(session, day.local_day)
-        for key in sorted(stored.keys() | day.cells.keys(), key=str):
-            if stored.get(key, {}) != day.cells.get(key, {}):
-                found.append(
-                    f"{key}: stored {stored.get(key, {})}, recounted {day.cells.get(key, {})}"
-                )
-        stored_pairs = {
-            (r.local_day, r.station_id, r.packer_id, r.expected_id, r.scanned_id): r.count
-            for r in session.exec(
-                select(StatConfusion).where(StatConfusion.local_day == day.local_day)
-            )
-        }
-        if stored_pairs != dict(day.confusions):
-            recounted = dict(day.confusions)
-            found.append(
-                f"{day.local_day}: confusions stored {stored_pairs}, recounted {recounted}"
-            )
+        if current is not None and month_of(day.local_day) != current:
+            found += _month_differences(session, current, month)
+            month = {}
+        current = month_of(day.local_day)
+        days.add(day.local_day)
+        months.add(current)
+        found += _day_differences(session, day)
+        fold(BY_SKU_MONTH, day.cells, month)
         if len(found) >= most:
             return found[:most]
-    extra = session.exec(select(col(StatCell.local_day)).distinct()).all()
-    for local_day in sorted(set(extra) - seen):
-        found.append(f"{local_day}: stored cells for a day with no closed parcel")
+    if current is not None:
+        found += _month_differences(session, current, month)
+    connection = session.connection()
+    kept = [(CELLS, "local_day", days), (DAY, "local_day", days),
+            (SKU_DAY, "local_day", days), (SKU_MONTH, "month", months)]  # fmt: skip
+    for table, column, seen in kept:
+        extra = connection.execute(sa.select(table.c[column]).distinct()).scalars()
+        for when in sorted(set(extra) - seen):
+            found.append(f"{table.name} {when}: stored cells for a time with no closed parcel")
     return found[:most]

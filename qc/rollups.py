@@ -35,6 +35,8 @@ from qc.rollup_cells import (
     confusions,
     delta,
 )
+from qc.rollup_grains import GRAINS, CellRow, GrainKey, fold
+from qc.rollup_grains import rows as grain_rows
 
 CELLS: sa.Table = StatCell.__table__  # type: ignore[attr-defined]
 CONFUSIONS: sa.Table = StatConfusion.__table__  # type: ignore[attr-defined]
@@ -131,14 +133,26 @@ def _upsert(
 
 
 def add_cells(session: Session, place: Place, increments: dict[CellKey, Counts]) -> None:
-    rows = [
-        {"local_day": place.local_day, "hour": place.hour, "station_id": place.station_id,
-         "packer_id": place.packer_id, "sku_id": sku, "kind": kind, "stage": stage,
-         **{m: counts.get(m, 0) for m in MEASURES}}
-        for (sku, kind, stage), counts in sorted(increments.items())
-    ]  # fmt: skip
+    """Add a parcel's increments to stat_cell and to the coarser grains folded from it."""
+    hourly = {
+        (place.local_day, place.hour, place.station_id, place.packer_id, sku, kind, stage): counts
+        for (sku, kind, stage), counts in increments.items()
+    }
+    rows = [cell_row(key, counts) for key, counts in sorted(hourly.items())]
     keys = ["local_day", "hour", "station_id", "packer_id", "sku_id", "kind", "stage"]
     _upsert(session, CELLS, keys, list(MEASURES), rows)
+    for grain in GRAINS:
+        folded: dict[GrainKey, Counts] = {}
+        fold(grain, hourly, folded)
+        rows = grain_rows(grain, folded)
+        _upsert(session, grain.table, list(grain.columns), list(MEASURES), rows)
+
+
+def cell_row(key: CellRow, counts: Counts) -> dict[str, Any]:
+    local_day, hour, station_id, packer_id, sku_id, kind, stage = key
+    return {"local_day": local_day, "hour": hour, "station_id": station_id,
+            "packer_id": packer_id, "sku_id": sku_id, "kind": kind, "stage": stage,
+            **{m: counts.get(m, 0) for m in MEASURES}}  # fmt: skip
 
 
 def add_confusions(session: Session, place: Place, pairs: dict[tuple[int, int], int]) -> None:

@@ -17,12 +17,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from qc.errors import NotFound
 from qc.models import Product, Station, User
-from qc.rollup_cells import ALL_SKUS, MEASURES, NO_SKU
-from qc.rollups import CELLS, CONFUSIONS
+from qc.rollup_cells import ALL_SKUS, NO_SKU
+from qc.rollups import CONFUSIONS
+from qc.stats_query import EACH_KIND, EACH_PACKED, EACH_SKU, Ask, Key, sums, total
 from qc.stats_schemas import (
     ConfusionRow,
     Confusions,
@@ -40,10 +42,6 @@ from qc.stats_schemas import (
     Summary,
     Totals,
 )
-
-_KEY = {"day": CELLS.c.local_day, "week": CELLS.c.local_day, "station": CELLS.c.station_id,
-        "packer": CELLS.c.packer_id, "sku": CELLS.c.sku_id, "kind": CELLS.c.kind}  # fmt: skip
-_SUMS = [sa.func.sum(CELLS.c[m]).label(m) for m in MEASURES]
 
 
 def _stage(stage: StageFilter) -> str:
@@ -68,6 +66,12 @@ class _Ids:
             raise NotFound(f"no {what} {value!r}", code=f"unknown_{what.lower()}")
         return int(found)
 
+    def _among(self, column: Any, ids: list[int]) -> Any:
+        """`column IN ids`; on PostgreSQL as one array parameter (`= ANY`), not one per id."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return column == sa.any_(sa.literal(ids, postgresql.ARRAY(sa.Integer)))
+        return col(column).in_(ids)
+
     def names(self, group_by: str, ids: Iterable[Any]) -> dict[Any, str]:
         wanted = [i for i in ids if isinstance(i, int) and i > 0]
         names: dict[Any, str] = {NO_SKU: "(no SKU)"}
@@ -76,30 +80,15 @@ class _Ids:
         if model is not None and wanted:
             name = {"station": "code", "packer": "name", "sku": "sku"}[group_by]
             rows = self.session.exec(
-                select(model.id, getattr(model, name)).where(col(model.id).in_(wanted))
+                select(model.id, getattr(model, name)).where(self._among(model.id, wanted))
             )
             names.update({i: str(n) for i, n in rows})
         return names
 
 
-def _where(period: Period, ids: _Ids, *, sku: Any, kind: Any, stage: str) -> list[Any]:
-    clauses = [CELLS.c.local_day.between(period.start, period.end), CELLS.c.stage == stage]
-    clauses.append(sku if not isinstance(sku, int) else CELLS.c.sku_id == sku)
-    clauses.append(kind if not isinstance(kind, str) else CELLS.c.kind == kind)
-    if ids.station is not None:
-        clauses.append(CELLS.c.station_id == ids.station)
-    if ids.packer is not None:
-        clauses.append(CELLS.c.packer_id == ids.packer)
-    return clauses
-
-
-def _sum(session: Session, clauses: list[Any], key: Any | None = None) -> dict[Any, Any]:
-    columns = ([key.label("key")] if key is not None else []) + _SUMS
-    query = sa.select(*columns).where(*clauses)
-    if key is not None:
-        query = query.group_by(key)
-    rows = session.connection().execute(query)
-    return {(row.key if key is not None else None): row for row in rows}
+def _ask(period: Period, ids: _Ids, *, sku: int | str, kind: str, stage: str) -> Ask:
+    return Ask(period.start, period.end, sku=sku, kind=kind, stage=stage, station=ids.station,
+               packer=ids.packer)  # fmt: skip
 
 
 def _limits(
@@ -126,28 +115,30 @@ def defect_rate(
         NotFound: a filter names a station, packer or SKU that does not exist.
     """
     ids = _Ids(session, filters)
-    sku: Any = ids.sku if ids.sku is not None else ALL_SKUS
-    kind: Any = ids.kind or ""
-    key = _KEY[group_by]
+    connection = session.connection()
+    one = ids.sku if ids.sku is not None else ALL_SKUS
+    sku: int | str = one
+    kind = ids.kind or ""
+    key: Key = "day" if group_by == "week" else group_by
+    base: Any
     if group_by == "sku":
-        sku_base: Any = CELLS.c.sku_id > 0
-        sku = CELLS.c.sku_id != ALL_SKUS if ids.sku is None else sku
-        base = _sum(session, _where(period, ids, sku=sku_base if ids.sku is None else sku,
-                                    kind="", stage=""), key)  # fmt: skip
+        sku = EACH_SKU if ids.sku is None else one
+        packed = EACH_PACKED if ids.sku is None else one
+        base = sums(connection, _ask(period, ids, sku=packed, kind="", stage=""), key)
     elif group_by == "kind":  # a kind is not a property of parcels: each is out of them all
-        total = _sum(session, _where(period, ids, sku=sku, kind="", stage="")).get(None)
-        base = defaultdict(lambda: total)
-        kind = CELLS.c.kind != "" if ids.kind is None else kind
+        everything = total(connection, _ask(period, ids, sku=one, kind="", stage=""))
+        base = defaultdict(lambda: everything)
+        kind = EACH_KIND if ids.kind is None else kind
     else:
-        base = _sum(session, _where(period, ids, sku=sku, kind="", stage=""), key)
-    hits = _sum(session, _where(period, ids, sku=sku, kind=kind, stage=_stage(stage)), key)
+        base = sums(connection, _ask(period, ids, sku=one, kind="", stage=""), key)
+    hits = sums(connection, _ask(period, ids, sku=sku, kind=kind, stage=_stage(stage)), key)
     keys = _keys(group_by, period, set(hits) | (set(base) if group_by != "kind" else set()))
     names = ids.names(group_by, keys)
     rows = []
     for k in keys:
         b, h = base[k] if group_by == "kind" else base.get(k), hits.get(k)
-        parcels, units = (b.parcels or 0, b.units or 0) if b else (0, 0)
-        defective, defects = (h.defective or 0, h.defects or 0) if h else (0, 0)
+        parcels, units = (b.parcels, b.units) if b else (0, 0)
+        defective, defects = (h.defective, h.defects) if h else (0, 0)
         rows.append([_label(group_by, k, names), parcels, defective, defects, units])
     if group_by == "week":
         rows = _weeks(rows)
@@ -196,25 +187,21 @@ def _weeks(rows: list[list[Any]]) -> list[list[Any]]:
 
 
 def _totals(session: Session, period: Period, ids: _Ids) -> Totals:
-    sku: Any = ids.sku if ids.sku is not None else ALL_SKUS
-    base = _sum(session, _where(period, ids, sku=sku, kind="", stage="")).get(None)
+    connection = session.connection()
+    sku = ids.sku if ids.sku is not None else ALL_SKUS
+    base = total(connection, _ask(period, ids, sku=sku, kind="", stage=""))
     kind = ids.kind or ""  # a kind narrows the defects; parcels stay all those closed
-    caught = _sum(session, _where(period, ids, sku=sku, kind=kind, stage="caught")).get(None)
-    escaped = _sum(session, _where(period, ids, sku=sku, kind=kind, stage="escaped")).get(None)
-    parcels, shipped, first = (
-        (base.parcels or 0, base.shipped or 0, base.first_pass or 0) if base else (0, 0, 0)
-    )
-    d_caught, p_caught = (caught.defects or 0, caught.defective or 0) if caught else (0, 0)
-    d_escaped, p_escaped = (escaped.defects or 0, escaped.defective or 0) if escaped else (0, 0)
+    caught = total(connection, _ask(period, ids, sku=sku, kind=kind, stage="caught"))
+    escaped = total(connection, _ask(period, ids, sku=sku, kind=kind, stage="escaped"))
     return Totals(
-        parcels_closed=parcels,
-        parcels_shipped=shipped,
-        first_pass_yield=_ratio(first, parcels),
-        caught_rate=_ratio(p_caught, parcels),
-        escaped_rate=_ratio(p_escaped, shipped),
-        caught_share=_ratio(d_caught, d_caught + d_escaped),
-        defects_caught=d_caught,
-        defects_escaped=d_escaped,
+        parcels_closed=base.parcels,
+        parcels_shipped=base.shipped,
+        first_pass_yield=_ratio(base.first_pass, base.parcels),
+        caught_rate=_ratio(caught.defective, base.parcels),
+        escaped_rate=_ratio(escaped.defective, base.shipped),
+        caught_share=_ratio(caught.defects, caught.defects + escaped.defects),
+        defects_caught=caught.defects,
+        defects_escaped=escaped.defects,
     )
 
 
@@ -233,16 +220,16 @@ def pareto(
 ) -> Pareto:
     """Defects by SKU, kind, station or packer, most first, with the cumulative share."""
     ids = _Ids(session, filters)
-    sku: Any = ids.sku if ids.sku is not None else ALL_SKUS
-    kind: Any = ids.kind or ""
+    sku: int | str = ids.sku if ids.sku is not None else ALL_SKUS
+    kind = ids.kind or ""
     if dimension == "sku" and ids.sku is None:
-        sku = CELLS.c.sku_id != ALL_SKUS
+        sku = EACH_SKU
     if dimension == "kind" and ids.kind is None:
-        kind = CELLS.c.kind != ""
-    found = _sum(session, _where(period, ids, sku=sku, kind=kind, stage=_stage(stage)),
-                 _KEY[dimension])  # fmt: skip
+        kind = EACH_KIND
+    ask = _ask(period, ids, sku=sku, kind=kind, stage=_stage(stage))
+    found = sums(session.connection(), ask, dimension)
     names = ids.names(dimension, found)
-    counted = sorted(((_label(dimension, k, names), r.defects or 0) for k, r in found.items()),
+    counted = sorted(((_label(dimension, k, names), r.defects) for k, r in found.items()),
                      key=lambda kv: (-kv[1], kv[0]))  # fmt: skip
     counted = [(k, n) for k, n in counted if n]
     total, running, rows = sum(n for _, n in counted), 0, []
@@ -277,24 +264,25 @@ def confusions(*, session: Session, period: Period, filters: Filters) -> Confusi
 def packers(*, session: Session, period: Period, filters: Filters) -> Packers:
     """Per packer: pace and quality. For coaching: who needs help, and who can teach."""
     ids = _Ids(session, filters)
-    key = CELLS.c.packer_id
-    base = _sum(session, _where(period, ids, sku=ALL_SKUS, kind="", stage=""), key)
+    connection = session.connection()
+    base = sums(connection, _ask(period, ids, sku=ALL_SKUS, kind="", stage=""), "packer")
     # Parcels with a defect of either stage: in the same cells, unless a kind narrows them.
     hits = base
     if ids.kind:
-        hits = _sum(session, _where(period, ids, sku=ALL_SKUS, kind=ids.kind, stage=""), key)
+        ask = _ask(period, ids, sku=ALL_SKUS, kind=ids.kind, stage="")
+        hits = sums(connection, ask, "packer")
     names = ids.names("packer", base)
     rows = []
     for packer_id, b in base.items():
-        parcels, units, seconds = b.parcels or 0, b.units or 0, b.packing_s or 0
+        parcels, units, seconds = b.parcels, b.units, b.packing_s
         hours = seconds / 3600
         rows.append(PackerRow(
             packer=names.get(packer_id, str(packer_id)), parcels=parcels, units=units,
             hours=round(hours, 3),
             parcels_per_hour=round(parcels / hours, 2) if hours else None,
             units_per_hour=round(units / hours, 2) if hours else None,
-            first_pass_yield=_ratio(b.first_pass or 0, parcels),
-            defect_rate=_ratio(hits[packer_id].defective or 0 if packer_id in hits else 0, parcels),
+            first_pass_yield=_ratio(b.first_pass, parcels),
+            defect_rate=_ratio(hits[packer_id].defective if packer_id in hits else 0, parcels),
         ))  # fmt: skip
     rows.sort(key=lambda r: r.packer)
     return Packers(rows=rows)

@@ -1,8 +1,10 @@
 """One Alembic history gives the models' schema, and the same one on SQLite and PostgreSQL."""
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +14,8 @@ from sqlmodel import SQLModel
 import qc.models  # noqa: F401  (the tables)
 from api.db import make_engine
 from api.migrate import alembic_config, upgrade
+from qc.rollup_grains import GRAINS, fold, stored
+from qc.rollups import CELLS, cell_row
 from tests.conftest import PG_URL, drop_postgres_schema, postgres_url
 
 
@@ -105,3 +109,41 @@ def test_downgrade_to_base_and_up_again(tmp_path) -> None:
     engine = make_engine(url)
     assert "parcel" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite", "postgres"])
+def test_revision_0004_fills_the_coarse_grains_from_stored_cells(tmp_path, engine_name) -> None:
+    if engine_name == "postgres" and PG_URL is None:
+        pytest.skip("set QC_TEST_DATABASE_URL (CI does)")
+    url = f"sqlite:///{tmp_path / 'fill.db'}"
+    if engine_name == "postgres":
+        url = postgres_url("qc_fill")
+    try:
+        command.upgrade(alembic_config(url), "0003")
+        hourly = {
+            _cell(date(2026, 1, 31), 9, 1, 7, 0, "", ""): {"parcels": 2},
+            _cell(date(2026, 1, 31), 10, 1, 7, 0, "", ""): {"parcels": 1},
+            _cell(date(2026, 1, 31), 9, 1, 7, 5, "", ""): {"units": 3},
+            _cell(date(2026, 1, 31), 9, 2, 8, 5, "wrong_item", "caught"): {"defects": 1},
+            _cell(date(2026, 2, 1), 9, 2, 8, 5, "", ""): {"units": 4},
+            _cell(date(2026, 2, 2), 9, 2, 8, 5, "", ""): {"units": 1},
+        }
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(CELLS.insert(), [cell_row(k, c) for k, c in hourly.items()])
+        engine.dispose()
+        upgrade(url)
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            for grain in GRAINS:
+                folded: dict[Any, Any] = {}
+                fold(grain, hourly, folded)
+                assert stored(conn, grain, sa.true()) == folded, grain.table.name
+        engine.dispose()
+    finally:
+        if engine_name == "postgres":
+            drop_postgres_schema("qc_fill")
+
+
+def _cell(day: date, hour: int, *rest: Any) -> tuple[Any, ...]:
+    return (day, datetime(day.year, day.month, day.day, hour, tzinfo=UTC), *rest)

@@ -2,11 +2,12 @@
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from api.deps import ManagerDep, SessionDep, warehouse_zone
@@ -60,20 +61,29 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 
 
 def _answer(
-    request: Request, body: BaseModel, rows: list[dict[str, Any]], fmt: str | None
+    request: Request,
+    body: BaseModel,
+    fmt: str | None,
+    rows: Callable[[], list[dict[str, Any]]],
 ) -> Response:
+    """JSON serialised by pydantic-core in one pass; CSV of `rows()`, made only when asked."""
     wants_csv = fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
     if not wants_csv:
-        return JSONResponse(body.model_dump(mode="json", by_alias=True))
+        return Response(body.model_dump_json(by_alias=True), media_type="application/json")
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    table = rows()
+    if table:
+        writer = csv.DictWriter(out, fieldnames=list(table[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(table)
     name = request.url.path.rsplit("/", 1)[-1]
     disposition = f'attachment; filename="{name}.csv"'
     headers = {"Content-Disposition": disposition}
     return Response(out.getvalue(), media_type="text/csv", headers=headers)
+
+
+def _dump(rows: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [r.model_dump() for r in rows]
 
 
 @router.get("/defect-rate", response_model=DefectRate, responses=CSV)
@@ -91,7 +101,7 @@ def defect_rate(
     packed), with p-chart control limits and which groups are out of control."""
     body = stats.defect_rate(session=session, period=when, group_by=group_by, stage=stage,
                              filters=narrow)  # fmt: skip
-    return _answer(request, body, [r.model_dump() for r in body.rows], format)
+    return _answer(request, body, format, lambda: _dump(body.rows))
 
 
 @router.get("/summary", response_model=Summary, responses=CSV)
@@ -106,12 +116,16 @@ def summary(
     """Parcels closed, first-pass yield, caught and escaped rates and the share of defects
     caught before shipping, beside the period of the same length before."""
     body = stats.summary(session=session, period=when, filters=narrow)
-    rows = [
-        {"period": "current", "from": body.start, "to": body.end, **body.current.model_dump()},
-        {"period": "previous", "from": body.previous_start, "to": body.previous_end,
-         **body.previous.model_dump()},
-    ]  # fmt: skip
-    return _answer(request, body, rows, format)
+
+    def rows() -> list[dict[str, Any]]:
+        return [
+            {"period": "current", "from": body.start, "to": body.end,
+             **body.current.model_dump()},
+            {"period": "previous", "from": body.previous_start, "to": body.previous_end,
+             **body.previous.model_dump()},
+        ]  # fmt: skip
+
+    return _answer(request, body, format, rows)
 
 
 @router.get("/pareto", response_model=Pareto, responses=CSV)
@@ -128,7 +142,7 @@ def pareto(
     """The few SKUs, kinds, stations or packers behind most defects, with cumulative share."""
     body = stats.pareto(session=session, period=when, dimension=dimension, stage=stage,
                         filters=narrow)  # fmt: skip
-    return _answer(request, body, [r.model_dump() for r in body.rows], format)
+    return _answer(request, body, format, lambda: _dump(body.rows))
 
 
 @router.get("/confusions", response_model=Confusions, responses=CSV)
@@ -142,7 +156,7 @@ def confusions(
 ) -> Response:
     """Wrong items as (expected SKU, SKU scanned instead): look-alikes to keep apart."""
     body = stats.confusions(session=session, period=when, filters=narrow)
-    return _answer(request, body, [r.model_dump() for r in body.rows], format)
+    return _answer(request, body, format, lambda: _dump(body.rows))
 
 
 @router.get("/packers", response_model=Packers, responses=CSV)
@@ -157,4 +171,4 @@ def packers(
     """Per packer: parcels and units per hour of packing, first-pass yield, defect rate.
     For coaching, not for punishment."""
     body = stats.packers(session=session, period=when, filters=narrow)
-    return _answer(request, body, [r.model_dump() for r in body.rows], format)
+    return _answer(request, body, format, lambda: _dump(body.rows))
