@@ -10,6 +10,7 @@ p̄ ± 3·√(p̄(1-p̄)/n), with p̄ the rate over all rows and n the row's own
 SKUs), so a manager sees which group is out of control rather than merely the worst.
 """
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -18,13 +19,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from qc.errors import NotFound
 from qc.models import Product, Station, User
 from qc.rollup_cells import ALL_SKUS, NO_SKU
 from qc.rollups import CONFUSIONS
-from qc.stats_query import EACH_KIND, EACH_PACKED, EACH_SKU, Ask, Key, sums, total
+from qc.stats_query import (
+    EACH_KIND,
+    EACH_PACKED,
+    EACH_SKU,
+    EACH_STAGE,
+    Ask,
+    Key,
+    sums,
+    total,
+)
 from qc.stats_schemas import (
     ConfusionRow,
     Confusions,
@@ -67,10 +77,12 @@ class _Ids:
         return int(found)
 
     def _among(self, column: Any, ids: list[int]) -> Any:
-        """`column IN ids`; on PostgreSQL as one array parameter (`= ANY`), not one per id."""
+        """`column IN ids` with one bound parameter, not one per id (a view by SKU names
+        thousands): an array on PostgreSQL, a JSON list read by json_each on SQLite."""
         if self.session.get_bind().dialect.name == "postgresql":
             return column == sa.any_(sa.literal(ids, postgresql.ARRAY(sa.Integer)))
-        return col(column).in_(ids)
+        listed = sa.func.json_each(sa.literal(json.dumps(ids))).table_valued("value")
+        return column.in_(sa.select(listed.c.value))
 
     def names(self, group_by: str, ids: Iterable[Any]) -> dict[Any, str]:
         wanted = [i for i in ids if isinstance(i, int) and i > 0]
@@ -79,10 +91,8 @@ class _Ids:
         model = found.get(group_by)
         if model is not None and wanted:
             name = {"station": "code", "packer": "name", "sku": "sku"}[group_by]
-            rows = self.session.exec(
-                select(model.id, getattr(model, name)).where(self._among(model.id, wanted))
-            )
-            names.update({i: str(n) for i, n in rows})
+            query = sa.select(model.id, getattr(model, name)).where(self._among(model.id, wanted))
+            names.update({i: str(n) for i, n in self.session.connection().execute(query)})
         return names
 
 
@@ -154,9 +164,11 @@ def defect_rate(
         rate = _ratio(defects if per_units else defective, n)
         lower, upper, flag = _limits(rate, center, n)
         label = label if isinstance(label, str) else label.isoformat()
-        out.append(RateRow(key=label, parcels=parcels, defective_parcels=defective, defects=defects,
-                           units=units, rate=rate, center=center, lower=lower, upper=upper,
-                           out_of_control=flag))  # fmt: skip
+        # Built unvalidated (the rollup's own ints and floats): thousands of rows by SKU.
+        out.append(RateRow.model_construct(
+            key=label, parcels=parcels, defective_parcels=defective, defects=defects,
+            units=units, rate=rate, center=center, lower=lower, upper=upper, out_of_control=flag,
+        ))  # fmt: skip
     return DefectRate(start=period.start, end=period.end, group_by=group_by, stage=stage, rows=out)
 
 
@@ -226,7 +238,9 @@ def pareto(
         sku = EACH_SKU
     if dimension == "kind" and ids.kind is None:
         kind = EACH_KIND
-    ask = _ask(period, ids, sku=sku, kind=kind, stage=_stage(stage))
+    # Defects add up across stages, so "all" reads the cells of each stage: only cells with
+    # a defect, not every cell of packed units that the either-stage cells also are.
+    ask = _ask(period, ids, sku=sku, kind=kind, stage=EACH_STAGE if stage == "all" else stage)
     found = sums(session.connection(), ask, dimension)
     names = ids.names(dimension, found)
     counted = sorted(((_label(dimension, k, names), r.defects) for k, r in found.items()),
@@ -235,13 +249,18 @@ def pareto(
     total, running, rows = sum(n for _, n in counted), 0, []
     for key, n in counted:
         running += n
-        rows.append(ParetoRow(key=key, defects=n, share=round(n / total, 6),
-                              cumulative_share=round(running / total, 6)))  # fmt: skip
+        rows.append(ParetoRow.model_construct(
+            key=key, defects=n, share=round(n / total, 6),
+            cumulative_share=round(running / total, 6),
+        ))  # fmt: skip
     return Pareto(dimension=dimension, stage=stage, rows=rows)
 
 
-def confusions(*, session: Session, period: Period, filters: Filters) -> Confusions:
-    """Wrong items: (SKU expected, SKU scanned instead), most frequent first."""
+def confusions(
+    *, session: Session, period: Period, filters: Filters, limit: int = 100
+) -> Confusions:
+    """Wrong items: (SKU expected, SKU scanned instead), most frequent first, the first
+    `limit` of `pairs` pairs (ties at the cut are taken in id order)."""
     ids = _Ids(session, filters)
     c = CONFUSIONS.c
     query = (
@@ -253,12 +272,14 @@ def confusions(*, session: Session, period: Period, filters: Filters) -> Confusi
         query = query.where(c.station_id == ids.station)
     if ids.packer is not None:
         query = query.where(c.packer_id == ids.packer)
-    found = session.connection().execute(query).all()
-    names = ids.names("sku", {r.expected_id for r in found} | {r.scanned_id for r in found})
-    rows = [ConfusionRow(expected_sku=names[r.expected_id], scanned_sku=names[r.scanned_id],
-                         count=int(r.n)) for r in found]  # fmt: skip
+    found = [tuple(r) for r in session.connection().execute(query)]
+    found.sort(key=lambda r: (-r[2], r[0], r[1]))
+    top = found[:limit]
+    names = ids.names("sku", {r[0] for r in top} | {r[1] for r in top})
+    rows = [ConfusionRow.model_construct(expected_sku=names[e], scanned_sku=names[s],
+                                         count=int(n)) for e, s, n in top]  # fmt: skip
     rows.sort(key=lambda r: (-r.count, r.expected_sku, r.scanned_sku))
-    return Confusions(rows=rows)
+    return Confusions(pairs=len(found), rows=rows)
 
 
 def packers(*, session: Session, period: Period, filters: Filters) -> Packers:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from qc.enums import DefectKind
+from qc.enums import DefectKind, Stage
 from qc.rollup_cells import ALL_SKUS
 from qc.rollup_grains import DAY, SKU_DAY, SKU_MONTH, month_of
 from qc.rollups import CELLS
@@ -27,6 +27,8 @@ Key = Literal["day", "station", "packer", "sku", "kind"] | None
 EACH_SKU = "each"  # every SKU apart, and -1 (defects of no SKU)
 EACH_PACKED = "packed"  # every SKU apart, those that can be packed only
 EACH_KIND = "each"  # every defect kind apart
+EACH_STAGE = "each"  # caught and escaped apart: each defect counted once, in its own stage
+STAGES = [s.value for s in Stage]
 
 
 @dataclass
@@ -47,7 +49,8 @@ class Sums:
 @dataclass(frozen=True)
 class Ask:
     """Which cells to sum: one SKU id, ALL_SKUS, EACH_SKU or EACH_PACKED; kind '' (every
-    kind), a kind or EACH_KIND; stage '' (either), 'caught' or 'escaped'; days; bench; packer."""
+    kind), a kind or EACH_KIND; stage '' (either), 'caught', 'escaped' or EACH_STAGE; days;
+    bench; packer."""
 
     start: date
     end: date
@@ -62,35 +65,61 @@ _COLUMN = {"day": "local_day", "station": "station_id", "packer": "packer_id", "
            "kind": "kind"}  # fmt: skip
 
 
-def _sources(ask: Ask, key: Key) -> Iterator[tuple[sa.Table, date, date]]:
-    """(table, first, last) to read; for stat_sku_month first and last are months."""
+Source = tuple[sa.Table, date, date, int]  # (table, first, last, +1 to add or -1 to take away)
+DAY_1 = timedelta(days=1)
+
+
+def _sources(ask: Ask, key: Key) -> Iterator[Source]:
+    """What to read; for stat_sku_month first and last are months (their first days)."""
     if ask.sku == ALL_SKUS:
-        yield DAY, ask.start, ask.end
+        yield DAY, ask.start, ask.end, 1
     elif ask.station is not None or ask.packer is not None or key in ("station", "packer"):
-        yield CELLS, ask.start, ask.end
+        yield CELLS, ask.start, ask.end, 1
     elif key == "day":
-        yield SKU_DAY, ask.start, ask.end
+        yield SKU_DAY, ask.start, ask.end, 1
     else:
-        first = month_of(ask.start) if ask.start.day == 1 else _next_month(ask.start)
-        after = month_of(ask.end + timedelta(days=1))  # the month after the last whole one
-        if first >= after:
-            yield SKU_DAY, ask.start, ask.end
-            return
-        yield SKU_MONTH, first, after - timedelta(days=1)
-        if ask.start < first:
-            yield SKU_DAY, ask.start, first - timedelta(days=1)
-        if after <= ask.end:
-            yield SKU_DAY, after, ask.end
+        yield from _by_months(ask.start, ask.end)
 
 
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def _query(table: sa.Table, first: date, last: date, ask: Ask, key: Key) -> sa.Select[Any]:
+def _by_months(start: date, end: date) -> Iterator[Source]:
+    """Whole months from stat_sku_month; a month the period covers in part either by its days
+    inside the period, or, when those are most of it, as the month less the days outside."""
+    whole_first = month_of(start) if start.day == 1 else _next_month(start)
+    whole_after = month_of(end + DAY_1)  # the month after the last whole one
+    parts: list[tuple[date, date, date]] = []  # (month, first and last day inside)
+    if whole_first < whole_after:
+        yield SKU_MONTH, whole_first, whole_after - DAY_1, 1
+        if start < whole_first:
+            parts.append((month_of(start), start, whole_first - DAY_1))
+        if whole_after <= end:
+            parts.append((whole_after, whole_after, end))
+    else:
+        month = month_of(start)
+        while month <= end:
+            parts.append((month, max(start, month), min(end, _next_month(month) - DAY_1)))
+            month = _next_month(month)
+    for month, first, last in parts:
+        month_last = _next_month(month) - DAY_1
+        if 2 * ((last - first).days + 1) <= month_last.day:
+            yield SKU_DAY, first, last, 1
+            continue
+        yield SKU_MONTH, month, month, 1
+        if first > month:
+            yield SKU_DAY, month, first - DAY_1, -1
+        if last < month_last:
+            yield SKU_DAY, last + DAY_1, month_last, -1
+
+
+def _query(source: Source, ask: Ask, key: Key) -> sa.Select[Any]:
+    table, first, last, sign = source
     c = table.c
     when = c.month if table is SKU_MONTH else c.local_day
-    clauses: list[Any] = [when.between(first, last), c.stage == ask.stage]
+    stage = c.stage.in_(STAGES) if ask.stage == EACH_STAGE else c.stage == ask.stage
+    clauses: list[Any] = [when.between(first, last), stage]
     clauses.append(c.kind.in_(KINDS) if ask.kind == EACH_KIND else c.kind == ask.kind)
     if table is CELLS or "sku_id" in c:
         if ask.sku == EACH_SKU:
@@ -103,7 +132,7 @@ def _query(table: sa.Table, first: date, last: date, ask: Ask, key: Key) -> sa.S
         clauses.append(c.station_id == ask.station)
     if ask.packer is not None:
         clauses.append(c.packer_id == ask.packer)
-    sums = [sa.func.sum(c[f.name]).label(f.name) for f in fields(Sums)]
+    sums = [(sign * sa.func.sum(c[f.name])).label(f.name) for f in fields(Sums)]
     if key is None:
         return sa.select(*sums).where(*clauses)
     column = c[_COLUMN[key]]
@@ -111,20 +140,28 @@ def _query(table: sa.Table, first: date, last: date, ask: Ask, key: Key) -> sa.S
 
 
 def sums(connection: sa.Connection, ask: Ask, key: Key = None) -> dict[Any, Sums]:
-    """The cells asked for, summed per key (one entry, None, when there is no key)."""
-    acc: dict[Any, list[int]] = {}
-    for table, first, last in _sources(ask, key):
-        for row in connection.execute(_query(table, first, last, ask, key)):
-            k, values = (row[0], row[1:]) if key is not None else (None, row)
-            if key is None and all(v is None for v in values):
-                continue  # no cell at all: SUM over no rows
-            found = acc.get(k)
-            if found is None:
-                acc[k] = [int(v or 0) for v in values]
-            else:
-                for i, v in enumerate(values):
-                    found[i] += int(v or 0)
-    return {k: Sums(*values) for k, values in acc.items()}
+    """The cells asked for, summed per key (one entry, None, when there is no key); keys
+    whose sums are all zero are left out.
+
+    Several sources are summed in the database (UNION ALL under one GROUP BY), so that a
+    view by SKU fetches one row per SKU, not one per SKU and source.
+    """
+    parts = [_query(source, ask, key) for source in _sources(ask, key)]
+    query = parts[0]
+    if len(parts) > 1:
+        union = sa.union_all(*parts).subquery()
+        measures = [sa.func.sum(union.c[f.name]).label(f.name) for f in fields(Sums)]
+        query = (
+            sa.select(union.c.key, *measures).group_by(union.c.key)
+            if key is not None
+            else sa.select(*measures)
+        )
+    out = {}
+    for row in connection.execute(query):
+        k, values = (row[0], row[1:]) if key is not None else (None, row)
+        if any(values):
+            out[k] = Sums(*(int(v or 0) for v in values))
+    return out
 
 
 def total(connection: sa.Connection, ask: Ask) -> Sums:

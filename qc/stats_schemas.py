@@ -100,6 +100,7 @@ class ConfusionRow(BaseModel):
 
 
 class Confusions(BaseModel):
+    pairs: int  # pairs in the period; `rows` holds the most frequent of them
     rows: list[ConfusionRow]
 
 

@@ -152,10 +152,12 @@ def confusions(
     _: ManagerDep,
     when: PeriodDep,
     narrow: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="The most frequent pairs.")] = 100,
     format: Format = None,
 ) -> Response:
-    """Wrong items as (expected SKU, SKU scanned instead): look-alikes to keep apart."""
-    body = stats.confusions(session=session, period=when, filters=narrow)
+    """Wrong items as (expected SKU, SKU scanned instead): look-alikes to keep apart, the most
+    frequent first; `pairs` says how many there are in all."""
+    body = stats.confusions(session=session, period=when, filters=narrow, limit=limit)
     return _answer(request, body, format, lambda: _dump(body.rows))
 
 

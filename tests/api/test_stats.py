@@ -2,17 +2,18 @@
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, col, update
+from sqlmodel import Session, col, select, update
 
 from qc.enums import DefectKind
 from qc.escaped import Escaped, record_escaped
-from qc.models import Parcel
+from qc.models import Parcel, Product
 from qc.rollup_rebuild import differences, rebuild
+from qc.rollups import Place, add_confusions
 from tests.api.test_packing import close, open_parcel, scan
 from tests.factories import CABLE, MUG, PHONE, World, make_order, make_world
 
@@ -266,3 +267,23 @@ def test_a_kind_narrows_the_summary_and_the_packers(
     )  # fmt: skip
     [packer] = stats(client, world, "packers", kind="missing_item")["rows"]
     assert packer["defect_rate"] == round(2 / 6, 6) and packer["parcels"] == 6
+
+
+def test_confusions_gives_the_most_frequent_pairs(
+    client: TestClient, world: World, session: Session
+) -> None:
+    day = date.fromisoformat(PERIOD["from"])
+    place = Place(day, datetime(day.year, day.month, day.day, 9, tzinfo=UTC), 1, 1)
+    ids = {p.sku: p.id for p in session.exec(select(Product))}
+    add_confusions(session, place, {(ids["MUG"], ids["PHONE"]): 5, (ids["MUG"], ids["CABLE"]): 3,
+                                    (ids["TEA"], ids["CABLE"]): 3})  # fmt: skip
+    top = stats(client, world, "confusions", limit="2")
+    assert top["pairs"] == 3
+    assert [(r["expected_sku"], r["scanned_sku"], r["count"]) for r in top["rows"]] == [
+        ("MUG", "PHONE", 5), ("MUG", "CABLE", 3)
+    ]  # fmt: skip
+    assert len(stats(client, world, "confusions")["rows"]) == 3
+    for bad in ("0", "10001", "many"):
+        answer = client.get("/stats/confusions", params={**PERIOD, "limit": bad},
+                            headers=world.auth("manager"))  # fmt: skip
+        assert answer.status_code == 422, bad

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from qc.rollup_cells import ALL_SKUS, MEASURES, NO_SKU
 from qc.rollups import CELLS, Place, add_cells
-from qc.stats_query import EACH_KIND, EACH_PACKED, EACH_SKU, Ask, Sums, sums
+from qc.stats_query import EACH_KIND, EACH_PACKED, EACH_SKU, EACH_STAGE, Ask, Sums, sums
 
 FIRST = date(2026, 1, 27)  # cells over the turn of three months, February's end included
 DAYS = 70
@@ -26,14 +26,16 @@ placed = st.tuples(st.integers(0, DAYS - 1), st.integers(0, 23), st.sampled_from
 question = st.fixed_dictionaries({
     "start": st.integers(0, DAYS - 1), "length": st.integers(1, DAYS),
     "sku": st.sampled_from([ALL_SKUS, 1, NO_SKU, EACH_SKU, EACH_PACKED]),
-    "kind": st.sampled_from(["", "wrong_item", EACH_KIND]), "stage": st.sampled_from(STAGES),
+    "kind": st.sampled_from(["", "wrong_item", EACH_KIND]),
+    "stage": st.sampled_from([*STAGES, EACH_STAGE]),
     "station": st.sampled_from([None, 1]), "packer": st.sampled_from([None, 8]),
     "key": st.sampled_from([None, "day", "station", "packer", "sku", "kind"]),
 })  # fmt: skip
 
 
 def _matches(row: Any, ask: Ask) -> bool:
-    if not ask.start <= row.local_day <= ask.end or row.stage != ask.stage:
+    stage_ok = row.stage != "" if ask.stage == EACH_STAGE else row.stage == ask.stage
+    if not ask.start <= row.local_day <= ask.end or not stage_ok:
         return False
     if (ask.kind == EACH_KIND and row.kind == "") or (
         ask.kind != EACH_KIND and row.kind != ask.kind
@@ -83,10 +85,17 @@ def test_grains_answer_as_the_hourly_cells_do(
 
 def test_a_period_of_whole_months_reads_the_month_rollup(session: Session) -> None:
     """Two whole months and two edge days: months from stat_sku_month, edges by day."""
-    for day in (date(2026, 1, 31), date(2026, 2, 1), date(2026, 3, 31), date(2026, 4, 1)):
+    for day in (date(2026, 1, 31), date(2026, 2, 1), date(2026, 3, 31), date(2026, 4, 1),
+                date(2026, 1, 1)):  # fmt: skip
         at = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
         add_cells(session, Place(day, at, 1, 7), {(1, "", ""): {"parcels": 1, "units": 2}})
+    at = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    add_cells(session, Place(date(2026, 1, 1), at, 1, 7), {(2, "", ""): {"parcels": 1}})
     ask = Ask(date(2026, 1, 31), date(2026, 4, 1), sku=EACH_PACKED, kind="", stage="")
     assert sums(session.connection(), ask, "sku") == {1: Sums(parcels=4, units=8)}
     inside = Ask(date(2026, 2, 1), date(2026, 3, 31), sku=1, kind="", stage="")
     assert sums(session.connection(), inside) == {None: Sums(parcels=2, units=4)}
+    # Most of January and March: each month less the days outside; a SKU whose cells fall
+    # only outside the period is left out, not shown with nothing.
+    most = Ask(date(2026, 1, 2), date(2026, 3, 30), sku=EACH_PACKED, kind="", stage="")
+    assert sums(session.connection(), most, "sku") == {1: Sums(parcels=2, units=4)}
