@@ -16,6 +16,7 @@ from api.cli_decode import decode_command
 from api.cli_import import import_app
 from api.cli_photos import photos_app
 from api.cli_stats import stats_app
+from api.cli_webhooks import webhooks_app
 from api.db import get_engine, session_for
 from api.settings import get_settings
 from qc import identity
@@ -36,6 +37,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(import_app, name="import")
 app.add_typer(photos_app, name="photos")
 app.add_typer(stats_app, name="stats")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("decode")(decode_command)
 err = Console(stderr=True)
 

@@ -15,9 +15,22 @@ from sqlalchemy import Engine
 from api import errors, metrics, pages
 from api.db import get_engine, session_factory
 from api.deps import API_PREFIX, KeyCache
-from api.routes import catalogue, charts, ops, parcels, photos, stats
+from api.routes import (
+    audit,
+    catalogue,
+    charts,
+    complaints,
+    evidence,
+    lookup,
+    ops,
+    parcels,
+    photos,
+    stats,
+    webhooks,
+)
 from api.settings import get_settings
 from api.storage import make_store
+from api.webhook_deliverer import Deliverer
 from qc.photo_store import PhotoStore
 
 DESCRIPTION = """
@@ -55,14 +68,31 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.db_threads = threads
     # Photos are decoded this many at a time per process: each holds tens of megabytes.
     app.state.image_slots = anyio.CapacityLimiter(2)
+    # Due webhook deliveries go out from a thread of their own, on sessions of the real engine
+    # (tests swap app.state.sessions for theirs); every process runs one, leases keep them apart.
+    deliverer = Deliverer(session_factory(app.state.engine)) if app.state.webhook_delivery else None
+    if deliverer is not None:
+        deliverer.start()
     try:
         yield
     finally:
+        if deliverer is not None and not deliverer.stop():
+            logging.getLogger("qc.webhooks").warning("the webhook deliverer did not stop in time")
         threads.shutdown(wait=True)
 
 
-def create_app(engine: Engine | None = None, photo_store: PhotoStore | None = None) -> FastAPI:
+def create_app(
+    engine: Engine | None = None,
+    photo_store: PhotoStore | None = None,
+    *,
+    webhook_delivery: bool | None = None,
+) -> FastAPI:
+    """The app. It sends webhooks (QC_WEBHOOK_DELIVERY) when it makes its own engine; an app
+    given an engine (tests, benchmarks) sends them only if `webhook_delivery` asks it to."""
     app = FastAPI(title="Packing QC", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    if webhook_delivery is None:
+        webhook_delivery = engine is None and get_settings().webhook_delivery
+    app.state.webhook_delivery = webhook_delivery
     app.state.engine = engine if engine is not None else get_engine()
     app.state.photo_store = photo_store if photo_store is not None else make_store(get_settings())
     app.state.sessions = session_factory(app.state.engine)
@@ -76,5 +106,10 @@ def create_app(engine: Engine | None = None, photo_store: PhotoStore | None = No
     for router in (ops.me_router, catalogue.router, parcels.router, photos.router, stats.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(charts.router, prefix=API_PREFIX)
+    app.include_router(lookup.router, prefix=API_PREFIX)
+    app.include_router(evidence.router, prefix=API_PREFIX)
+    app.include_router(audit.router, prefix=API_PREFIX)
+    app.include_router(complaints.router, prefix=API_PREFIX)
+    app.include_router(webhooks.router, prefix=API_PREFIX)
     logging.getLogger("qc").setLevel(logging.INFO)
     return app

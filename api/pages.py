@@ -1,5 +1,5 @@
-"""Server-rendered pages: the packer's page for benches without the agent, or a tablet, and
-the manager's dashboard.
+"""Server-rendered pages: the packer's page for benches without the agent, or a tablet, the
+manager's dashboard and the support desk.
 
 A page itself holds no data and needs no key: its script asks for a key (the station's, the
 manager's) and calls the JSON API with it, like any other client.
@@ -45,4 +45,12 @@ async def dashboard_page(request: Request) -> HTMLResponse:
     """The manager's dashboard: log in with a manager's key; charts, tables and CSV."""
     return templates.TemplateResponse(
         request, "dashboard.html", {"v": ASSETS_VERSION}, headers=_HEADERS
+    )
+
+
+@router.get("/support", response_class=HTMLResponse)
+async def support_page(request: Request) -> HTMLResponse:
+    """The support desk: log in with a support key; find a parcel, see its photo, complaints."""
+    return templates.TemplateResponse(
+        request, "support.html", {"v": ASSETS_VERSION}, headers=_HEADERS
     )

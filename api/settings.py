@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     photo_sweep_grace_hours: float = Field(
         default=24, ge=0.1, description="A file this young may still be waiting for its row."
     )
+    webhook_delivery: bool = Field(
+        default=True,
+        description="Each server process sends due webhook deliveries from a thread of its own.",
+    )
+    repeat_claims: int = Field(
+        default=3, ge=1, description="Complaints by one customer reference that flag a repeat."
+    )
+    repeat_claim_days: int = Field(
+        default=90, ge=1, description="The period, in days, repeat complaints are counted over."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -92,11 +92,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "barcode": ("id", "code", "product_id", "pack_qty"),
     "station": ("id", "code", "created_at"),
     "app_user": ("id", "name", "role", "badge", "created_at"),
-    "customer_order": ("id", "number", "customer_ref", "created_at", "updated_at"),
+    "customer_order": ("id", "number", "customer_ref", "number_key", "ref_key", "created_at",
+                       "updated_at"),
     "order_line": ("id", "order_id", "product_id", "qty"),
     "parcel": ("id", "order_id", "station_id", "packer_id", "status", "weight_g",
-               "expected_weight_g", "tracking_number", "opened_at", "closed_at", "shipped_at",
-               "voided_at"),
+               "expected_weight_g", "tracking_number", "tracking_key", "sscc", "opened_at",
+               "closed_at", "shipped_at", "voided_at"),
     "parcel_line": ("id", "parcel_id", "product_id", "expected", "kit_qty", "accepted",
                     "damaged", "short"),
     "scan": ("id", "parcel_id", "station_id", "event_id", "code", "source", "result",
@@ -303,7 +304,8 @@ class History:
         weight_off = (held and not missing) or (bool(missing) and rng.random() < 0.1)
 
         pid = self.ids["parcel"] + 1
-        self.add("customer_order", f"SO-{pid:09d}", f"C{rng.randrange(300_000):06d}",
+        number, ref = f"SO-{pid:09d}", f"C{rng.randrange(300_000):06d}"  # their own lookup keys
+        self.add("customer_order", number, ref, number, ref,
                  ts(opened - rng.randrange(1800, 36 * 3600) * US), ts(opened))  # fmt: skip
         for p in order:
             self.add("order_line", pid, p, qty[p])
@@ -353,8 +355,8 @@ class History:
                 p = self.lookalike(p, order) if kind == "wrong_item" else p
                 when = min(shipped_us + rng.randrange(2 * DAY_US, 21 * DAY_US), self.end_us)
                 defects.append((kind, p, None, 1, None, "customer complaint", when, "escaped"))
-        self.add("parcel", pid, station, packer, status, weight, expected_g, tracking, ts(opened),
-                 ts(closed), shipped, voided)  # fmt: skip
+        self.add("parcel", pid, station, packer, status, weight, expected_g, tracking, tracking,
+                 None, ts(opened), ts(closed), shipped, voided)  # fmt: skip
         for p in order:
             accepted = good[p] + (p == damaged)
             self.add("parcel_line", pid, p, qty[p], 0, accepted, int(p == damaged),

@@ -84,6 +84,9 @@ class Order(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True)
     customer_ref: str | None = Field(default=None, max_length=128, index=True)
+    # What support types, normalised (qc.lookup.lookup_key): no spaces, no leading '#', upper.
+    number_key: str | None = Field(default=None, max_length=64, index=True)
+    ref_key: str | None = Field(default=None, max_length=128, index=True)
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -143,6 +146,8 @@ class Parcel(SQLModel, table=True):
     weight_g: int | None = None
     expected_weight_g: int | None = None
     tracking_number: str | None = Field(default=None, max_length=64, unique=True)
+    tracking_key: str | None = Field(default=None, max_length=64, index=True)
+    sscc: str | None = Field(default=None, max_length=18, index=True)
     opened_at: datetime = _created()
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -201,6 +206,7 @@ class Defect(SQLModel, table=True):
     packer_id: int = Field(foreign_key="app_user.id")
     scan_id: int | None = Field(default=None, foreign_key="scan.id")
     reason: str | None = Field(default=None, max_length=500)
+    complaint_id: int | None = Field(default=None, foreign_key="complaint.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
@@ -265,6 +271,94 @@ class AuditEvent(SQLModel, table=True):
     object_id: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     ip: str | None = Field(default=None, max_length=45)
+
+
+class Complaint(SQLModel, table=True):
+    """What a customer reported about a parcel that left, and how support resolved it.
+
+    `kind` is missing, wrong, damaged, extra or other; a complaint on a parcel that passed QC
+    adds escaped defects (Defect.complaint_id), one on a parcel released by override points at
+    that override. `customer_ref` is the order's, copied so repeat claimants are one query.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    parcel_id: int = _fk("parcel.id")
+    customer_ref: str | None = Field(default=None, max_length=128, index=True)
+    kind: str = Field(max_length=16)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    qty: int | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    status: str = Field(default="open", max_length=16, index=True)
+    resolution: str | None = Field(default=None, max_length=16)
+    resolution_note: str | None = Field(default=None, max_length=2000)
+    override_id: int | None = Field(default=None, foreign_key="override.id")
+    repeat_claimant: bool = False
+    evidence_available: bool = False
+    created_by: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    resolved_by: int | None = Field(default=None, foreign_key="app_user.id")
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where events go: a URL and the secret their signatures are made with (admin-set).
+    `events` lists the event types wanted; empty means all."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    events: list[str] = Field(default_factory=list, sa_type=JSON)
+    active: bool = True
+    created_at: datetime = _created()
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The outbox: an event, written in the transaction of the change it reports."""
+
+    __tablename__ = "webhook_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36, unique=True)
+    type: str = Field(max_length=40, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _created()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one endpoint: pending until delivered, retried with backoff, `dead` after
+    the last attempt (an admin can replay it)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "endpoint_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="webhook_event.id")
+    endpoint_id: int = _fk("webhook_endpoint.id")
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One try at a delivery, kept as the log an admin reads."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = _fk("webhook_delivery.id")
+    at: datetime = _created()
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: int = 0
 
 
 class StatMeasures(SQLModel):

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, delete, select
 
 from qc.catalogue import products_by_sku
 from qc.errors import Conflict, InvalidInput, NotFound
+from qc.lookup_keys import lookup_key
 from qc.models import KitComponent, Order, OrderLine, Parcel, Product, utcnow
 from qc.schemas import OrderIn, OrderLineOut, OrderOut
 
@@ -60,8 +61,14 @@ def upsert_order(*, session: Session, number: str, data: OrderIn) -> tuple[Order
         raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku")
     order = session.exec(select(Order).where(Order.number == number)).first()
     created = order is None
+    ref_key = lookup_key(data.customer_ref or "") or None  # what support's lookup compares
     if order is None:
-        order = Order(number=number, customer_ref=data.customer_ref)
+        order = Order(
+            number=number,
+            customer_ref=data.customer_ref,
+            number_key=lookup_key(number),
+            ref_key=ref_key,
+        )
         session.add(order)
         session.flush()
     else:
@@ -73,6 +80,7 @@ def upsert_order(*, session: Session, number: str, data: OrderIn) -> tuple[Order
                 code="order_locked",
             )
         order.customer_ref, order.updated_at = data.customer_ref, utcnow()
+        order.number_key, order.ref_key = lookup_key(number), ref_key
         session.exec(delete(OrderLine).where(col(OrderLine.order_id) == order.id))
     assert order.id is not None
     session.add_all(

@@ -1,14 +1,23 @@
 """The whole story of one parcel, for support and supervisors: lines, scans, defects, photos,
-timeline."""
+weights, shipment, complaints, and all of it as one timeline."""
 
 from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
+from qc.complaint_schemas import ComplaintOut
+from qc.complaints import parcel_complaints
 from qc.models import Defect, Order, Override, Parcel, Product, Scan, User
 from qc.parcel_state import parcel_out
 from qc.photos import hold_out, parcel_photos, photo_out
-from qc.schemas import DefectDetailOut, OverrideOut, ParcelDetail, ScanOut, TimelineEntry
+from qc.schemas import (
+    DefectDetailOut,
+    OverrideOut,
+    ParcelDetail,
+    ScanOut,
+    ShipmentOut,
+    TimelineEntry,
+)
 
 
 def _skus(session: Session, ids: set[int]) -> dict[int, str]:
@@ -23,9 +32,11 @@ def parcel_detail(
     parcel: Parcel,
     *,
     photo_urls: Callable[[int], tuple[str, str]] | None = None,
+    with_complaints: bool = True,
 ) -> ParcelDetail:
     """Everything about the parcel; `photo_urls` gives a photo's (image, thumbnail) URLs to
-    callers who may see photos, and photos carry no URL without it."""
+    callers who may see photos, and photos carry no URL without it. `with_complaints` False
+    leaves out what customers said (a bench reading its own parcel has no need of it)."""
     assert parcel.id is not None
     scans = session.exec(
         select(Scan).where(Scan.parcel_id == parcel.id).order_by(col(Scan.id))
@@ -69,8 +80,14 @@ def parcel_detail(
         TimelineEntry(at=o.at, event="override", detail=f"{o.by}: {o.reason}")
         for o in override_views
     ]
+    if parcel.weight_g is not None:
+        # The reading is not timed (the latest replaces the others): it is the one the parcel
+        # closed with, so it goes just before the closing, or last while still packing.
+        weighed_at = parcel.closed_at or max(t.at for t in timeline)
+        timeline.append(TimelineEntry(at=weighed_at, event="weighed", detail=_weight(parcel)))
     if parcel.closed_at:
-        verdict = "held" if parcel.status == "voided" else parcel.status
+        # The verdict at closing: a voided parcel had been held, a shipped one had passed.
+        verdict = {"voided": "held", "shipped": "passed"}.get(parcel.status, parcel.status)
         timeline.append(TimelineEntry(at=parcel.closed_at, event="closed", detail=verdict))
     if parcel.voided_at:
         timeline.append(TimelineEntry(at=parcel.voided_at, event="voided", detail="voided"))
@@ -92,6 +109,8 @@ def parcel_detail(
         )
         for p in photos
     ]
+    complaints = parcel_complaints(session, parcel.id) if with_complaints else []
+    timeline += _complaint_entries(complaints)
     timeline.sort(key=lambda t: t.at)
     return ParcelDetail(
         **parcel_out(session, parcel).model_dump(),
@@ -101,5 +120,43 @@ def parcel_detail(
         overrides=override_views,
         photos=photos,
         evidence_hold=hold_out(session, parcel.id),
+        shipment=_shipment(parcel),
+        complaints=complaints,
         timeline=timeline,
     )
+
+
+def _shipment(parcel: Parcel) -> ShipmentOut | None:
+    if parcel.shipped_at is None:
+        return None
+    return ShipmentOut(
+        tracking_number=parcel.tracking_number, sscc=parcel.sscc, shipped_at=parcel.shipped_at
+    )
+
+
+def _weight(parcel: Parcel) -> str:
+    expected = parcel.expected_weight_g
+    return f"{parcel.weight_g} g" + (f" (expected {expected} g)" if expected is not None else "")
+
+
+def _complaint_entries(complaints: list[ComplaintOut]) -> list[TimelineEntry]:
+    entries = []
+    for c in complaints:
+        about = " ".join(x for x in (c.kind, c.sku, f"×{c.qty}") if x)
+        entries.append(
+            TimelineEntry(
+                at=c.created_at,
+                event="complaint",
+                detail=f"complaint {c.id}: {about}, by {c.created_by}",
+            )
+        )
+        if c.resolved_at is not None:
+            note = f": {c.resolution_note}" if c.resolution_note else ""
+            entries.append(
+                TimelineEntry(
+                    at=c.resolved_at,
+                    event="complaint_resolved",
+                    detail=f"complaint {c.id} resolved ({c.resolution}) by {c.resolved_by}{note}",
+                )
+            )
+    return entries

@@ -210,6 +210,7 @@ def add_defect(
     expected_product_id: int | None = None,
     reason: str | None = None,
     stage: str = "caught",
+    complaint_id: int | None = None,
 ) -> None:
     session.connection().execute(
         _ADD_DEFECT,
@@ -224,6 +225,7 @@ def add_defect(
             "scan_id": scan_id,
             "expected_product_id": expected_product_id,
             "reason": reason,
+            "complaint_id": complaint_id,
             "created_at": utcnow(),
         },
     )

@@ -12,8 +12,10 @@ from qc.catalogue import product_ref, products_by_sku
 from qc.enums import DefectKind, ParcelStatus
 from qc.errors import Conflict
 from qc.identity import Principal, packer_by_badge
+from qc.lookup_keys import lookup_key
 from qc.models import Order, Override, Parcel, ParcelLine, Station, utcnow
 from qc.orders import expected_units, find_order, live_parcel
+from qc.parcel_events import emit_held, emit_shipped
 from qc.parcel_state import (
     ParcelRow,
     add_defect,
@@ -200,7 +202,10 @@ def close_parcel(
     """
     parcel = station_parcel_row(session, parcel_id, station, PACKING)
     with counted(session, parcel_id, zone):
-        return _close(session, parcel, policy, photo_required)
+        verdict = _close(session, parcel, policy, photo_required)
+    if verdict.status == ParcelStatus.HELD:
+        emit_held(session, parcel_id=parcel_id, defects=verdict.defects)
+    return verdict
 
 
 def _close(
@@ -283,8 +288,10 @@ def ship_parcel(
     station: Principal,
     tracking_number: str,
     zone: ZoneInfo = UTC_ZONE,
+    sscc: str | None = None,
 ) -> ParcelOut:
-    """Hand a passed parcel to the carrier under its tracking number."""
+    """Hand a passed parcel to the carrier under its tracking number (and label's SSCC, 18
+    digits with a valid check digit: qc.schemas.ShipIn checks it)."""
     parcel = station_parcel(session, parcel_id, station, ParcelStatus.PASSED)
     other = session.exec(
         select(Parcel.id).where(Parcel.tracking_number == tracking_number, Parcel.id != parcel_id)
@@ -299,5 +306,9 @@ def ship_parcel(
             tracking_number,
             utcnow(),
         )
+        parcel.tracking_key = lookup_key(tracking_number)  # what support's lookup compares
+        if sscc is not None:
+            parcel.sscc = sscc
         session.add(parcel)
+    emit_shipped(session, parcel=parcel)
     return parcel_out(session, parcel)

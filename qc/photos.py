@@ -58,10 +58,19 @@ def find_upload(*, session: Session, parcel_id: int, upload_sha256: str) -> Phot
     ).first()
 
 
+def _outline(code: "Code", size: tuple[int, int]) -> list[list[int]]:
+    """The code's corners as [x, y] points, kept inside the image: the decoders read the kept
+    image itself (qc.photo_ingest), so they are already in its pixels, but a decoder may place
+    a corner of a code at the edge a pixel or two beyond it."""
+    width, height = size
+    return [[min(max(x, 0), width - 1), min(max(y, 0), height - 1)] for x, y in code.corners]
+
+
 def _classify(
-    session: Session, parcel_id: int, codes: Sequence["Code"]
+    session: Session, parcel_id: int, codes: Sequence["Code"], size: tuple[int, int]
 ) -> tuple[list[PhotoCodeOut], list[str]]:
-    """Each code against the catalogue and the order; and the order-foreign SKUs it shows."""
+    """Each code against the catalogue and the order, with its outline in the image of `size`
+    (width, height); and the order-foreign SKUs it shows."""
     parcel = session.get_one(Parcel, parcel_id)
     order_number = session.get_one(Order, parcel.order_id).number
     expected = load(session, parcel).products
@@ -81,7 +90,8 @@ def _classify(
         seen.append(
             PhotoCodeOut(text=code.text, format=code.format, gtin=code.gtin, sku=sku,
                          expected=in_order, confirmed=confirmed,
-                         order_slip=code.text.strip() == order_number)
+                         order_slip=code.text.strip() == order_number,
+                         corners=_outline(code, size))
         )  # fmt: skip
     return seen, foreign
 
@@ -101,7 +111,8 @@ def record_photo(
     earlier = find_upload(session=session, parcel_id=parcel_id, upload_sha256=stored.upload_sha256)
     if earlier is not None:
         return earlier, False
-    codes, foreign = _classify(session, parcel_id, stored.codes)
+    size = (stored.prepared.width, stored.prepared.height)
+    codes, foreign = _classify(session, parcel_id, stored.codes, size)
     quality = stored.prepared.quality
     photo = Photo(
         parcel_id=parcel_id,

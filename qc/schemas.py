@@ -1,11 +1,15 @@
 """What goes in and out of the domain services: validated at the edge, plain data inside."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from qc.barcodes import gtin_check_digit
+from qc.complaint_schemas import ComplaintOut
 from qc.enums import ParcelStatus, ScanResult, ScanSource
+from qc.errors import InvalidBarcode
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
@@ -141,10 +145,43 @@ class VoidIn(_In):
     reason: Text
 
 
+_SSCC = re.compile(r"(?:\(00\)|00)?([0-9]{18})", re.ASCII)
+
+
+def sscc_digits(text: str) -> str | None:
+    """The 18 digits of an SSCC written bare, after "(00)" or after "00" (its GS1 AI), spaces
+    ignored; None when `text` is none of these. The check digit is not checked here."""
+    found = _SSCC.fullmatch("".join(text.split()))
+    return found.group(1) if found else None
+
+
 class ShipIn(_In):
     tracking_number: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{4,64}$")
     ]
+    sscc: str | None = Field(
+        default=None,
+        description='The shipping label\'s SSCC: 18 digits, or "(00)" and 18 digits; kept as 18.',
+    )
+
+    @field_validator("sscc")
+    @classmethod
+    def _valid_sscc(cls, value: str | None) -> str | None:
+        # A domain error, not a ValueError: a bad label is a 400 `invalid_sscc`, not a 422.
+        if value is None:
+            return None
+        digits = sscc_digits(value)
+        if digits is None:
+            raise InvalidBarcode(
+                'an SSCC is 18 digits, or "(00)" and 18 digits', code="invalid_sscc"
+            )
+        if gtin_check_digit(digits[:-1]) != int(digits[-1]):
+            raise InvalidBarcode(
+                f"SSCC {digits} has a wrong check digit: it should be "
+                f"{gtin_check_digit(digits[:-1])}",
+                code="invalid_sscc",
+            )
+        return digits
 
 
 class LineOut(_Out):
@@ -276,7 +313,9 @@ class QualityOut(_Out):
 
 class PhotoCodeOut(_Out):
     """A code seen in a photo: `sku` when the catalogue knows it, `expected` when it is in the
-    order, `confirmed` False for a weak read nothing backed up (it is then not judged)."""
+    order, `confirmed` False for a weak read nothing backed up (it is then not judged).
+    `corners` is the code's outline as [x, y] points in the kept image's pixels (photos
+    recorded before outlines were kept have none)."""
 
     text: str
     format: str
@@ -285,6 +324,7 @@ class PhotoCodeOut(_Out):
     expected: bool | None = None
     confirmed: bool = True
     order_slip: bool = False
+    corners: list[list[int]] | None = None
 
 
 class PhotoOut(_Out):
@@ -313,6 +353,12 @@ class HoldOut(_Out):
     since: datetime | None = None
 
 
+class ShipmentOut(_Out):
+    tracking_number: str | None
+    sscc: str | None
+    shipped_at: datetime
+
+
 class ParcelDetail(ParcelOut):
     customer_ref: str | None
     scans: list[ScanOut]
@@ -320,4 +366,6 @@ class ParcelDetail(ParcelOut):
     overrides: list[OverrideOut]
     photos: list[PhotoOut] = []
     evidence_hold: HoldOut | None = None
+    shipment: ShipmentOut | None = None
+    complaints: list[ComplaintOut] = []
     timeline: list[TimelineEntry]

@@ -255,6 +255,7 @@ async def ship(
             station=station,
             tracking_number=data.tracking_number,
             zone=zone,
+            sscc=data.sscc,
         ),
     )
     metrics.parcel_shipped(response)
@@ -277,4 +278,5 @@ def get_parcel(parcel_id: ParcelId, session: SessionDep, reader: ParcelReaderDep
     parcel = find_parcel(session, parcel_id)
     if reader.kind == "station" and parcel.station_id != reader.id:
         raise Forbidden(f"parcel {parcel_id} belongs to another station", code="not_your_parcel")
-    return parcel_detail(session, parcel, photo_urls=photo_urls_for(reader))
+    return parcel_detail(session, parcel, photo_urls=photo_urls_for(reader),
+                         with_complaints=reader.kind != "station")  # fmt: skip
