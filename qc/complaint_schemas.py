@@ -1,13 +1,15 @@
 """What the complaint services take and give.
 
 qc.schemas imports this module (a parcel's detail lists its complaints), so this one imports
-nothing from it: the small base classes below repeat the two rules every input follows.
+nothing from it; the base of request bodies lives in qc.schema_base for both.
 """
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from qc.schema_base import StrictIn
 
 ComplaintKind = Literal["missing", "wrong", "damaged", "extra", "other"]
 ComplaintStatus = Literal["open", "resolved"]
@@ -16,24 +18,12 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 MAX_ID = 2**31 - 1
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL cannot store NUL in text and SQLite would: refuse it alike on both.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
 def _blank_is_none(value: object) -> object:
     # A form sends "" for a field left empty: that is a field not given, not a bad value.
     return None if isinstance(value, str) and not value.strip() else value
 
 
-class ComplaintIn(_In):
+class ComplaintIn(StrictIn):
     """A customer's report. At least one of `order`, `tracking_number` and `parcel_id`; when
     several are given they must name the same parcel."""
 
@@ -57,7 +47,7 @@ class ComplaintIn(_In):
         return _blank_is_none(value)
 
 
-class ComplaintResolve(_In):
+class ComplaintResolve(StrictIn):
     resolution: Resolution
     note: Note | None = None
 

@@ -10,6 +10,7 @@ from qc.barcodes import gtin_check_digit
 from qc.complaint_schemas import ComplaintOut
 from qc.enums import ParcelStatus, ScanResult, ScanSource
 from qc.errors import InvalidBarcode
+from qc.schema_base import StrictIn
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
@@ -18,23 +19,11 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Quantity = Annotated[int, Field(ge=1, le=10_000)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL cannot store NUL in text and SQLite would: refuse it alike on both.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class BarcodeIn(_In):
+class BarcodeIn(StrictIn):
     code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     pack_qty: Quantity = 1
     symbology: Literal["ean8", "upce"] | None = Field(
@@ -42,12 +31,12 @@ class BarcodeIn(_In):
     )
 
 
-class ComponentIn(_In):
+class ComponentIn(StrictIn):
     sku: Sku
     qty: Quantity = 1
 
 
-class ProductIn(_In):
+class ProductIn(StrictIn):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     weight_g: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     barcodes: Annotated[list[BarcodeIn], Field(max_length=50)] = []
@@ -56,12 +45,12 @@ class ProductIn(_In):
     tracks_lot: bool = False
 
 
-class OrderLineIn(_In):
+class OrderLineIn(StrictIn):
     sku: Sku
     qty: Quantity
 
 
-class OrderIn(_In):
+class OrderIn(StrictIn):
     customer_ref: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None
     ) = None
@@ -102,7 +91,7 @@ class OrderOut(_Out):
     updated_at: datetime
 
 
-class ParcelOpen(_In):
+class ParcelOpen(StrictIn):
     order: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
         description="The code scanned from the packing slip: the order number, as printed."
     )
@@ -111,7 +100,7 @@ class ParcelOpen(_In):
     ] = Field(description="The packer's badge code.")
 
 
-class ScanIn(_In):
+class ScanIn(StrictIn):
     code: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     source: ScanSource = ScanSource.SCANNER
     event_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = Field(
@@ -122,26 +111,26 @@ class ScanIn(_In):
     )
 
 
-class DamagedIn(_In):
+class DamagedIn(StrictIn):
     sku: Sku
     qty: Quantity = 1
 
 
-class ShortIn(_In):
+class ShortIn(StrictIn):
     sku: Sku
     qty: Quantity
     reason: Text
 
 
-class WeightIn(_In):
+class WeightIn(StrictIn):
     grams: Annotated[int, Field(ge=0, le=1_000_000)]
 
 
-class OverrideIn(_In):
+class OverrideIn(StrictIn):
     reason: Text
 
 
-class VoidIn(_In):
+class VoidIn(StrictIn):
     reason: Text
 
 
@@ -155,7 +144,7 @@ def sscc_digits(text: str) -> str | None:
     return found.group(1) if found else None
 
 
-class ShipIn(_In):
+class ShipIn(StrictIn):
     tracking_number: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{4,64}$")
     ]
@@ -341,7 +330,7 @@ class PhotoOut(_Out):
     thumb_url: str | None = None
 
 
-class HoldIn(_In):
+class HoldIn(StrictIn):
     reason: Text
 
 

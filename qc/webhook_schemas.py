@@ -7,16 +7,14 @@ or a secret too short gets a 400 with its own code: 422 is for payloads of the w
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from qc.schema_base import StrictIn
 
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WebhookIn(_In):
+class WebhookIn(StrictIn):
     url: str = Field(description="Where events are POSTed: an http or https URL.")
     secret: str = Field(description="16 to 200 characters; signs every delivery. Never shown.")
     events: list[str] | None = Field(
@@ -24,7 +22,7 @@ class WebhookIn(_In):
     )
 
 
-class WebhookPatch(_In):
+class WebhookPatch(StrictIn):
     url: str | None = None
     secret: str | None = None
     events: list[str] | None = None
