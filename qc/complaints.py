@@ -42,6 +42,7 @@ from qc.models import (
     User,
     utcnow,
 )
+from qc.names import names_of
 from qc.orders import clean_order_code
 from qc.webhooks import emit
 
@@ -102,12 +103,6 @@ def shows_evidence(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _names(session: Session, model: Any, ids: set[int], column: Any) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.exec(select(model.id, column).where(col(model.id).in_(ids))).all())
-
-
 # Copied as stored; the rest of a ComplaintOut is read from other tables.
 _AS_STORED = set(ComplaintOut.model_fields) - {
     "order", "sku", "qty", "escaped_defects", "created_by", "resolved_by"
@@ -124,9 +119,9 @@ def complaint_views(session: Session, complaints: Sequence[Complaint]) -> list[C
         .order_by(col(Defect.id))
     ).all()
     products = {c.product_id for c in complaints} | {d[2] for d in escaped}
-    skus = _names(session, Product, {p for p in products if p}, Product.sku)
+    skus = names_of(session, Product.sku, {p for p in products if p})
     users = {u for c in complaints for u in (c.created_by, c.resolved_by) if u}
-    names = _names(session, User, users, User.name)
+    names = names_of(session, User.name, users)
     orders = dict(
         session.exec(
             select(Parcel.id, Order.number)

@@ -26,6 +26,7 @@ from sqlmodel import Session, SQLModel, col, select
 from qc.audit import record_event
 from qc.enums import ParcelStatus
 from qc.models import Complaint, Defect, Order, Override, Parcel, Photo, Product, Scan, User
+from qc.names import names_of
 from qc.parcel_state import find_parcel, parcel_out
 from qc.photo_store import PhotoMissing, PhotoStore
 from qc.photos import hold_out
@@ -60,22 +61,6 @@ def _row(row: SQLModel, drop: set[str], **names: str | None) -> dict[str, Any]:
     """A row as JSON values, id first, without the ids `names` replaces with names."""
     dump = row.model_dump(mode="json", exclude=drop)
     return {"id": dump.pop("id"), **dump, **names}
-
-
-def _skus(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.exec(select(Product.id, Product.sku).where(col(Product.id).in_(wanted)))
-    return {row_id: sku for row_id, sku in rows.all() if row_id is not None}
-
-
-def _user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.exec(select(User.id, User.name).where(col(User.id).in_(wanted)))
-    return {row_id: name for row_id, name in rows.all() if row_id is not None}
 
 
 def _verdict(parcel: Parcel, overridden: bool) -> str | None:
@@ -133,8 +118,9 @@ def parcel_record(*, session: Session, parcel_id: int) -> dict[str, Any]:
     photos = session.exec(
         select(Photo).where(Photo.parcel_id == parcel_id).order_by(col(Photo.id))
     ).all()
-    sku = _skus(
+    sku = names_of(
         session,
+        Product.sku,
         {
             *(s.product_id for s in scan_rows),
             *(c.product_id for c in complaints),
@@ -142,8 +128,9 @@ def parcel_record(*, session: Session, parcel_id: int) -> dict[str, Any]:
             *(d.expected_product_id for d in defects),
         },
     )
-    user = _user_names(
+    user = names_of(
         session,
+        User.name,
         {
             *(o.user_id for o in overrides),
             *(c.created_by for c in complaints),

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from qc.complaint_schemas import ComplaintOut
 from qc.complaints import parcel_complaints
 from qc.models import Defect, Order, Override, Parcel, Product, Scan, User
+from qc.names import names_of
 from qc.parcel_state import parcel_out
 from qc.photos import hold_out, parcel_photos, photo_out
 from qc.schemas import (
@@ -18,13 +19,6 @@ from qc.schemas import (
     ShipmentOut,
     TimelineEntry,
 )
-
-
-def _skus(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.exec(select(Product.id, Product.sku).where(col(Product.id).in_(ids))).all()
-    return {pid: sku for pid, sku in rows if pid is not None}
 
 
 def parcel_detail(
@@ -52,7 +46,7 @@ def parcel_detail(
     ).all()
     ids = {s.product_id for s in scans if s.product_id is not None}
     ids |= {d.product_id for d in defects if d.product_id is not None}
-    sku = _skus(session, ids)
+    sku = names_of(session, Product.sku, ids)
     order = session.get(Order, parcel.order_id)
     scan_views = [
         ScanOut(**s.model_dump(exclude={"product_id"}), sku=sku.get(s.product_id or 0))

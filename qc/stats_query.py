@@ -41,10 +41,6 @@ class Sums:
     defective: int = 0
     defects: int = 0
 
-    def add(self, row: Any) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + int(getattr(row, f.name) or 0))
-
 
 @dataclass(frozen=True)
 class Ask:

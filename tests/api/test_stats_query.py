@@ -2,6 +2,7 @@
 edges) equal the same sums taken straight from the hourly cells, for any cells and question."""
 
 from collections import defaultdict
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -57,7 +58,9 @@ def _from_hours(session: Session, ask: Ask, key: str | None) -> dict[Any, Sums]:
     out: dict[Any, Sums] = defaultdict(Sums)
     for row in session.connection().execute(CELLS.select()):
         if _matches(row, ask):
-            out[getattr(row, column[key]) if key else None].add(row)
+            acc = out[getattr(row, column[key]) if key else None]
+            for f in fields(Sums):
+                setattr(acc, f.name, getattr(acc, f.name) + getattr(row, f.name))
     return {k: v for k, v in out.items() if v != Sums() or k is None}
 
 
