@@ -443,6 +443,18 @@ class StatSkuMonth(StatMeasures, table=True):
     sku_id: int = Field(primary_key=True)
 
 
+class StatSkuTotal(StatMeasures, table=True):
+    """stat_sku_month summed over all time: a period covering most of the history is read as
+    the total less the months outside it, one row per SKU instead of one per SKU and month."""
+
+    __tablename__ = "stat_sku_total"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    kind: str = Field(max_length=24, primary_key=True)
+    stage: str = Field(max_length=8, primary_key=True)
+    sku_id: int = Field(primary_key=True)
+
+
 class StatConfusion(SQLModel, table=True):
     """Wrong items by the SKU that was expected and the SKU scanned instead, per local day."""
 

@@ -6,7 +6,9 @@ years it holds nearly a row per parcel line. The statistics read three coarser g
 
 - stat_day: the cells of every SKU per local day, bench and packer (no hour);
 - stat_sku_day: the cells of one SKU per local day (no hour, bench or packer);
-- stat_sku_month: the same per calendar month.
+- stat_sku_month: the same per calendar month;
+- stat_sku_total: the same over all time, so that a period covering most of the history is
+  the total less the months outside it.
 
 Each is a plain sum of stat_cell's cells, so it is kept with the same increments in the same
 transaction, rebuilt from the same recount, and checked the same way.
@@ -19,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qc.models import StatDay, StatSkuDay, StatSkuMonth
+from qc.models import StatDay, StatSkuDay, StatSkuMonth, StatSkuTotal
 from qc.rollup_cells import ALL_SKUS, MEASURES, Counts
 
 CellRow = tuple[Any, ...]  # (local_day, hour, station_id, packer_id, sku_id, kind, stage)
@@ -28,6 +30,7 @@ GrainKey = tuple[Any, ...]
 DAY: sa.Table = StatDay.__table__  # type: ignore[attr-defined]
 SKU_DAY: sa.Table = StatSkuDay.__table__  # type: ignore[attr-defined]
 SKU_MONTH: sa.Table = StatSkuMonth.__table__  # type: ignore[attr-defined]
+SKU_TOTAL: sa.Table = StatSkuTotal.__table__  # type: ignore[attr-defined]
 
 
 def month_of(day: date) -> date:
@@ -53,10 +56,15 @@ def _sku_month(c: CellRow) -> GrainKey | None:
     return (c[5], c[6], month_of(c[0]), c[4]) if c[4] != ALL_SKUS else None
 
 
+def _sku_total(c: CellRow) -> GrainKey | None:
+    return (c[5], c[6], c[4]) if c[4] != ALL_SKUS else None
+
+
 BY_DAY = Grain(DAY, ("kind", "stage", "local_day", "station_id", "packer_id"), _day)
 BY_SKU_DAY = Grain(SKU_DAY, ("kind", "stage", "local_day", "sku_id"), _sku_day)
 BY_SKU_MONTH = Grain(SKU_MONTH, ("kind", "stage", "month", "sku_id"), _sku_month)
-GRAINS = (BY_DAY, BY_SKU_DAY, BY_SKU_MONTH)
+BY_SKU_TOTAL = Grain(SKU_TOTAL, ("kind", "stage", "sku_id"), _sku_total)
+GRAINS = (BY_DAY, BY_SKU_DAY, BY_SKU_MONTH, BY_SKU_TOTAL)
 
 
 def fold(grain: Grain, cells: Mapping[CellRow, Counts], into: dict[GrainKey, Counts]) -> None:

@@ -20,10 +20,12 @@ from qc.rollup_grains import (
     BY_DAY,
     BY_SKU_DAY,
     BY_SKU_MONTH,
+    BY_SKU_TOTAL,
     DAY,
     GRAINS,
     SKU_DAY,
     SKU_MONTH,
+    SKU_TOTAL,
     CellRow,
     GrainKey,
     fold,
@@ -104,13 +106,14 @@ def rebuild(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> tuple[int
     """Replace the rollups with a recount (in the caller's transaction); (days, cells) written.
 
     The coarser grains are folded from each day's recounted cells; a month's cells by SKU are
-    written when the recount moves on to the next month.
+    written when the recount moves on to the next month, the totals by SKU at the end.
     """
     for table in (CELLS, CONFUSIONS, *(g.table for g in GRAINS)):
         session.connection().execute(table.delete())
     days = written = 0
     connection = session.connection()
     month: dict[GrainKey, Counts] = {}
+    total: dict[GrainKey, Counts] = {}
     current: date | None = None
     for day in recount(session, zone, batch=batch):
         if current is not None and month_of(day.local_day) != current:
@@ -123,10 +126,12 @@ def rebuild(session: Session, zone: ZoneInfo, *, batch: int = 2000) -> tuple[int
             fold(grain, day.cells, folded)
             _insert(connection, grain.table, grain_rows(grain, folded))
         fold(BY_SKU_MONTH, day.cells, month)
+        fold(BY_SKU_TOTAL, day.cells, total)
         pairs = [_confusion_row(key, n) for key, n in day.confusions.items()]
         _insert(connection, CONFUSIONS, pairs)
         days, written = days + 1, written + len(day.cells)
     _insert(connection, SKU_MONTH, grain_rows(BY_SKU_MONTH, month))
+    _insert(connection, SKU_TOTAL, grain_rows(BY_SKU_TOTAL, total))
     return days, written
 
 
@@ -197,6 +202,7 @@ def differences(
     days: set[date] = set()
     months: set[date] = set()
     month: dict[GrainKey, Counts] = {}
+    total: dict[GrainKey, Counts] = {}
     current: date | None = None
     for day in recount(session, zone, batch=batch):
         if current is not None and month_of(day.local_day) != current:
@@ -207,11 +213,13 @@ def differences(
         months.add(current)
         found += _day_differences(session, day)
         fold(BY_SKU_MONTH, day.cells, month)
+        fold(BY_SKU_TOTAL, day.cells, total)
         if len(found) >= most:
             return found[:most]
     if current is not None:
         found += _month_differences(session, current, month)
     connection = session.connection()
+    found += _compare("stat_sku_total", stored(connection, BY_SKU_TOTAL, sa.true()), total)
     kept = [(CELLS, "local_day", days), (DAY, "local_day", days),
             (SKU_DAY, "local_day", days), (SKU_MONTH, "month", months)]  # fmt: skip
     for table, column, seen in kept:

@@ -1,5 +1,6 @@
-"""Sums read from the coarse grains (stat_day, stat_sku_day, stat_sku_month, split at month
-edges) equal the same sums taken straight from the hourly cells, for any cells and question."""
+"""Sums read from the coarse grains (stat_day, stat_sku_day, stat_sku_month, stat_sku_total,
+split at month edges) equal the same sums taken straight from the hourly cells, for any cells
+and question."""
 
 from collections import defaultdict
 from dataclasses import fields
@@ -11,11 +12,21 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from qc.rollup_cells import ALL_SKUS, MEASURES, NO_SKU
+from qc.rollup_grains import SKU_DAY, SKU_MONTH, SKU_TOTAL
 from qc.rollups import CELLS, Place, add_cells
-from qc.stats_query import EACH_KIND, EACH_PACKED, EACH_SKU, EACH_STAGE, Ask, Sums, sums
+from qc.stats_query import (
+    EACH_KIND,
+    EACH_PACKED,
+    EACH_SKU,
+    EACH_STAGE,
+    Ask,
+    Sums,
+    _by_months,
+    sums,
+)
 
-FIRST = date(2026, 1, 27)  # cells over the turn of three months, February's end included
-DAYS = 70
+FIRST = date(2026, 1, 27)  # cells over fourteen months, two Februaries' ends included: long
+DAYS = 400  # enough for periods that read the SKU totals less the months outside
 KINDS = ["", "wrong_item", "missing_item"]
 STAGES = ["", "caught", "escaped"]
 
@@ -25,7 +36,9 @@ cell = st.tuples(st.sampled_from([ALL_SKUS, 1, 2, NO_SKU]), st.sampled_from(KIND
 placed = st.tuples(st.integers(0, DAYS - 1), st.integers(0, 23), st.sampled_from([1, 2]),
                    st.sampled_from([7, 8]), st.dictionaries(cell, counts, max_size=4))  # fmt: skip
 question = st.fixed_dictionaries({
-    "start": st.integers(0, DAYS - 1), "length": st.integers(1, DAYS),
+    # any period, or one over most of the history (read as the totals less the rest)
+    "start": st.one_of(st.integers(0, DAYS - 1), st.integers(0, 40)),
+    "length": st.one_of(st.integers(1, DAYS), st.integers(DAYS - 80, DAYS)),
     "sku": st.sampled_from([ALL_SKUS, 1, NO_SKU, EACH_SKU, EACH_PACKED]),
     "kind": st.sampled_from(["", "wrong_item", EACH_KIND]),
     "stage": st.sampled_from([*STAGES, EACH_STAGE]),
@@ -64,13 +77,15 @@ def _from_hours(session: Session, ask: Ask, key: str | None) -> dict[Any, Sums]:
     return {k: v for k, v in out.items() if v != Sums() or k is None}
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(st.lists(placed, min_size=1, max_size=12), st.lists(question, min_size=1, max_size=6))
 def test_grains_answer_as_the_hourly_cells_do(
     session: Session, cells_placed: list[tuple], questions: list[dict]
 ) -> None:
-    for day, hour, station, packer, increments in cells_placed:
+    ends = [(0, 9, 1, 7, {(1, "", ""): {"parcels": 1, "units": 2}}),
+            (DAYS - 1, 9, 2, 8, {(2, "", ""): {"parcels": 1, "units": 1}})]  # fmt: skip
+    for day, hour, station, packer, increments in ends + cells_placed:  # units at both ends
         local_day = FIRST + timedelta(days=day)
         at = datetime(local_day.year, local_day.month, local_day.day, hour, tzinfo=UTC)
         add_cells(session, Place(local_day, at, station, packer), increments)
@@ -102,3 +117,42 @@ def test_a_period_of_whole_months_reads_the_month_rollup(session: Session) -> No
     # only outside the period is left out, not shown with nothing.
     most = Ask(date(2026, 1, 2), date(2026, 3, 30), sku=EACH_PACKED, kind="", stage="")
     assert sums(session.connection(), most, "sku") == {1: Sums(parcels=2, units=4)}
+
+
+def _plan(start: date, end: date, history: tuple[date, date] | None) -> list[tuple]:
+    return [(t.name, first, last, sign) for t, first, last, sign in
+            _by_months(start, end, lambda: history)]  # fmt: skip
+
+
+def test_a_period_over_most_of_the_history_reads_the_total_less_the_rest() -> None:
+    history = (date(2024, 11, 1), date(2026, 11, 1))  # 25 months with cells
+    # The last 730 days up to 27 November 2026: the total less the months and days outside.
+    assert _plan(date(2024, 11, 28), date(2026, 11, 27), history) == [
+        (SKU_TOTAL.name, None, None, 1),
+        (SKU_MONTH.name, None, date(2024, 10, 31), -1),
+        (SKU_MONTH.name, date(2026, 12, 1), None, -1),
+        # 27 of November 2024's days are outside: the month less the three inside
+        (SKU_MONTH.name, date(2024, 11, 1), date(2024, 11, 1), -1),
+        (SKU_DAY.name, date(2024, 11, 28), date(2024, 11, 30), 1),
+        (SKU_DAY.name, date(2026, 11, 28), date(2026, 11, 30), -1),
+    ]
+    # A year of the two: its months, not the total (12 inside, 12 outside).
+    assert _plan(date(2025, 11, 1), date(2026, 10, 31), history) == [
+        (SKU_MONTH.name, date(2025, 11, 1), date(2026, 10, 31), 1)
+    ]
+    # No history known (no cells of every kind): the months inside.
+    assert _plan(date(2025, 1, 1), date(2025, 12, 31), None) == [
+        (SKU_MONTH.name, date(2025, 1, 1), date(2025, 12, 31), 1)
+    ]
+
+
+def test_a_short_period_does_not_ask_for_the_history() -> None:
+    def history() -> tuple[date, date]:
+        raise AssertionError("asked for the history")
+
+    plan = list(_by_months(date(2026, 10, 31), date(2026, 11, 27), history))
+    assert [(t.name, sign) for t, _, _, sign in plan] == [
+        (SKU_DAY.name, 1),
+        (SKU_MONTH.name, 1),
+        (SKU_DAY.name, -1),
+    ]
