@@ -3,8 +3,8 @@
 - Cells of every SKU come from stat_day (per local day, bench and packer).
 - Cells by SKU come from stat_sku_month for the whole months inside the period and from
   stat_sku_day for the days at its edges, or from stat_sku_day alone when grouped by day.
-  When the period covers most of the history, its whole months are read as stat_sku_total
-  less the months outside them: a row per SKU and month either way, whichever is fewer.
+  When the history has fewer whole months outside the period than inside it, the period is
+  read instead as stat_sku_total less what lies outside it: fewer rows per SKU.
 - Cells by SKU narrowed to, or grouped by, a bench or packer come from stat_cell, the only
   grain that keeps both.
 
