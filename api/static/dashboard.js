@@ -6,7 +6,8 @@
 "use strict";
 
 (() => {
-  const API = "/api/v1";
+  const office = window.qcOffice;
+  const MANAGERS = new Set(["manager"]);
   const $ = (id) => document.getElementById(id);
   const el = {
     who: $("who"), logout: $("logout"), status: $("status"),
@@ -20,18 +21,7 @@
   const state = { key: store.getItem("qc.dashboard.key"), name: store.getItem("qc.dashboard.name") };
   let generation = 0; // a newer refresh makes the answers of an older one stale
 
-  const KINDS = {
-    missing_item: "missing item",
-    wrong_item: "wrong item",
-    extra_item: "extra item",
-    damaged_item: "damaged item",
-    short_ship: "short-shipped",
-    kit_incomplete: "incomplete kit",
-    serial_mismatch: "serial mismatch",
-    expired_item: "expired item",
-    weight_mismatch: "weight mismatch",
-    photo_mismatch: "photo mismatch",
-  };
+  const KINDS = office.DEFECT_WORDS;
 
   // ---- formatting --------------------------------------------------------------------------
 
@@ -57,31 +47,8 @@
 
   // ---- the API -----------------------------------------------------------------------------
 
-  class ApiError extends Error {
-    constructor(status, body) {
-      super(body.detail || `the server answered ${status}`);
-      this.status = status;
-      this.code = body.error || "";
-    }
-  }
-
-  async function request(path, accept, key) {
-    let response;
-    try {
-      response = await fetch(API + path, {
-        headers: { Authorization: `Bearer ${key || state.key}`, Accept: accept },
-        cache: "no-store",
-      });
-    } catch (err) {
-      throw new ApiError(0, { detail: "No answer from the server: check the network" });
-    }
-    if (!response.ok) {
-      throw new ApiError(response.status, await response.json().catch(() => ({})));
-    }
-    return response;
-  }
-
-  const getJson = async (path, key) => (await request(path, "application/json", key)).json();
+  const request = (path, accept) => office.call("GET", path, { key: state.key, accept });
+  const getJson = async (path) => (await request(path, "application/json")).json();
 
   function query(params) {
     const q = new URLSearchParams();
@@ -458,24 +425,9 @@
 
   async function login(event) {
     event.preventDefault();
-    const key = el.key.value.trim();
-    if (!key) return;
-    say("Checking the key…");
-    let me;
-    try {
-      me = await getJson("/me", key);
-    } catch (err) {
-      say(err.status === 401 ? "That key is not valid." : `Could not log in: ${err.message}`, "bad");
-      el.key.select();
-      return;
-    }
-    if (me.kind !== "user" || me.role !== "manager") {
-      say(`This key belongs to ${me.name} (${me.role || "a station"}): the dashboard needs a manager's key.`, "bad");
-      el.key.value = "";
-      el.key.focus();
-      return;
-    }
-    el.key.value = "";
+    const user = await office.logIn(el.key, MANAGERS, "the dashboard needs a manager's key", say);
+    if (!user) return;
+    const { key, me } = user;
     state.key = key;
     state.name = me.name;
     store.setItem("qc.dashboard.key", key);

@@ -6,7 +6,7 @@
 "use strict";
 
 (() => {
-  const API = "/api/v1";
+  const office = window.qcOffice;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ROLES = new Set(["support", "manager"]);
   const $ = (id) => document.getElementById(id);
@@ -44,12 +44,7 @@
 
   // ---- words and formats ---------------------------------------------------------------
 
-  const DEFECTS = {
-    missing_item: "missing item", wrong_item: "wrong item", extra_item: "extra item",
-    damaged_item: "damaged item", short_ship: "short-shipped", kit_incomplete: "incomplete kit",
-    serial_mismatch: "serial mismatch", expired_item: "expired item",
-    weight_mismatch: "weight mismatch", photo_mismatch: "photo mismatch",
-  };
+  const DEFECTS = office.DEFECT_WORDS;
   const KINDS = {
     missing: "item missing", wrong: "wrong item", damaged: "item damaged",
     extra: "extra item", other: "other",
@@ -112,44 +107,8 @@
 
   // ---- the API -------------------------------------------------------------------------
 
-  class ApiError extends Error {
-    constructor(status, body) {
-      super(body.detail || `the server answered ${status}`);
-      this.status = status;
-      this.code = body.error || "";
-    }
-  }
-
-  // One call. A POST with an Idempotency-Key is retried on a network failure with the same
-  // key, so a complaint is never recorded twice; nothing else is retried.
-  async function call(method, path, { json, key, accept = "application/json", idempotency } = {}) {
-    const headers = { Authorization: `Bearer ${key || state.key}`, Accept: accept };
-    let body;
-    if (json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(json);
-    }
-    if (idempotency) headers["Idempotency-Key"] = idempotency;
-    const tries = idempotency ? 3 : 1;
-    for (let attempt = 1; ; attempt += 1) {
-      let response;
-      try {
-        response = await fetch(API + path, { method, headers, body, cache: "no-store" });
-      } catch (err) {
-        if (attempt < tries) {
-          await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-          continue;
-        }
-        throw new ApiError(0, { detail: "No answer from the server: check the network" });
-      }
-      if (!response.ok) {
-        throw new ApiError(response.status, await response.json().catch(() => ({})));
-      }
-      return response;
-    }
-  }
-
-  const getJson = async (path, key) => (await call("GET", path, { key })).json();
+  const call = (method, path, options = {}) => office.call(method, path, { key: state.key, ...options });
+  const getJson = async (path) => (await call("GET", path)).json();
 
   function say(text, kind = "info") {
     el.status.textContent = text;
@@ -919,24 +878,9 @@
 
   async function login(event) {
     event.preventDefault();
-    const key = el.key.value.trim();
-    if (!key) return;
-    say("Checking the key…");
-    let me;
-    try {
-      me = await getJson("/me", key);
-    } catch (err) {
-      say(err.status === 401 ? "That key is not valid." : `Could not log in: ${err.message}`, "bad");
-      el.key.select();
-      return;
-    }
-    if (me.kind !== "user" || !ROLES.has(me.role)) {
-      say(`This key belongs to ${me.name} (${me.role || "a station"}): the support desk needs a support or manager key.`, "bad");
-      el.key.value = "";
-      el.key.focus();
-      return;
-    }
-    el.key.value = "";
+    const user = await office.logIn(el.key, ROLES, "the support desk needs a support or manager key", say);
+    if (!user) return;
+    const { key, me } = user;
     Object.assign(state, { key, name: me.name, role: me.role });
     store.setItem("qc.support.key", key);
     store.setItem("qc.support.name", me.name);

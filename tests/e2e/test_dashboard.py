@@ -309,7 +309,9 @@ def test_the_page_and_its_assets_are_served_without_a_key(client: TestClient) ->
     html = page.text
     assert '<html lang="en">' in html
     assert "cdn" not in html.lower()
-    for asset, kind in (("dashboard.js", "javascript"), ("dashboard.css", "text/css")):
+    assets = ("office.js", "dashboard.js", "office.css", "dashboard.css")
+    for asset in assets:
+        kind = "javascript" if asset.endswith(".js") else "text/css"
         url = re.search(rf'"(/static/{asset}\?v=\w+)"', html)
         assert url is not None, asset
         served = client.get(f"http://testserver{url[1]}")
