@@ -7,12 +7,14 @@ the problem, the release let it go. Two flags ask for a second look: a repeat cl
 kept photo that shows what the customer says was missing.
 """
 
+import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, or_, select
 
 from qc.audit import record_event
@@ -222,6 +224,18 @@ def _local_midnight(day: Any, zone: ZoneInfo) -> datetime:
 # -- writing ---------------------------------------------------------------------------------
 
 
+def _lock_claims(session: Session, customer_ref: str | None) -> None:
+    """Take a lock on the customer's complaints, held to the end of the transaction, before
+    the complaint's time is read: two complaints recorded at the same instant then count each
+    other for the repeat flag (the later waits for the earlier to commit, and is later). On
+    PostgreSQL an advisory lock; SQLite's writers queue anyway."""
+    if customer_ref is None or session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"complaints of {customer_ref}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    session.connection().execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
 def _repeat(session: Session, customer_ref: str | None, at: datetime, policy: ClaimPolicy) -> bool:
     if customer_ref is None:
         return False
@@ -277,6 +291,7 @@ def create_complaint(
     override_id = session.exec(
         select(Override.id).where(Override.parcel_id == parcel.id).order_by(col(Override.id).desc())
     ).first()
+    _lock_claims(session, order.customer_ref)
     now = utcnow()
     complaint = Complaint(
         parcel_id=parcel.id,

@@ -202,3 +202,34 @@ def test_replay_after_close_still_returns_the_first_answer(
     again = live_client.post(f"/parcels/{parcel}/scans", json=body, headers=world.auth("station"))
     assert again.status_code == 200
     assert again.json() == first.json()
+
+
+def test_complaints_by_one_customer_at_once_count_each_other_as_earlier_claims(
+    live_client: TestClient, world: World, live_engine: Engine
+) -> None:
+    """The repeat-claimant flag (the third complaint within 90 days) counts the customer's
+    complaints: those recorded at the same instant wait for each other, so exactly two are
+    first claims however the requests interleave."""
+    parcels = []
+    for n in range(6):
+        with session_for(live_engine, write=True) as session:
+            make_order(session, number=f"R{n}", lines=[("MUG", 1)], customer_ref="CUST-R")
+            session.commit()
+        parcel = open_parcel(live_client, world, order=f"R{n}")
+        station = world.auth("station")
+        scan = {"code": MUG, "event_id": f"r-{n}"}
+        scanned = live_client.post(f"/parcels/{parcel}/scans", json=scan, headers=station)
+        assert scanned.json()["result"] == "accepted", scanned.text
+        assert live_client.post(f"/parcels/{parcel}/close", headers=station).status_code == 200
+        parcels.append(parcel)
+    claims = iter(parcels)
+    responses = at_once(
+        len(parcels),
+        lambda: live_client.post(
+            "/complaints", json={"parcel_id": next(claims), "kind": "other"},
+            headers=world.auth("support"),
+        ),
+    )  # fmt: skip
+    assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
+    flags = sorted(r.json()["repeat_claimant"] for r in responses)
+    assert flags == [False, False, True, True, True, True]
