@@ -32,25 +32,24 @@ _HEADERS = {
 }
 
 
+def _page(request: Request, template: str) -> HTMLResponse:
+    """A page of templates/ (each extends base.html), with its assets' version and headers."""
+    return templates.TemplateResponse(request, template, {"v": ASSETS_VERSION}, headers=_HEADERS)
+
+
 @router.get("/station", response_class=HTMLResponse)
 async def station_page(request: Request) -> HTMLResponse:
     """The packer's page: log in with the station key and a badge, scan, photograph, close."""
-    return templates.TemplateResponse(
-        request, "station.html", {"v": ASSETS_VERSION}, headers=_HEADERS
-    )
+    return _page(request, "station.html")
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_page(request: Request) -> HTMLResponse:
     """The manager's dashboard: log in with a manager's key; charts, tables and CSV."""
-    return templates.TemplateResponse(
-        request, "dashboard.html", {"v": ASSETS_VERSION}, headers=_HEADERS
-    )
+    return _page(request, "dashboard.html")
 
 
 @router.get("/support", response_class=HTMLResponse)
 async def support_page(request: Request) -> HTMLResponse:
     """The support desk: log in with a support key; find a parcel, see its photo, complaints."""
-    return templates.TemplateResponse(
-        request, "support.html", {"v": ASSETS_VERSION}, headers=_HEADERS
-    )
+    return _page(request, "support.html")
